@@ -1,0 +1,100 @@
+// swift-tools-version:6.1
+// Starbloom: one package builds the host, the plugin SDK, the bundled plugins and the tests.
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "starbloom",
+    products: [
+        .executable(name: "starbloom", targets: ["starbloom"]),
+        // Bundled plugins: every product named `sbplugin_*` is a runtime plugin (lib<name>.so)
+        // that the host finds next to its own executable (see PluginDirectories).
+        .library(name: "sbplugin_synthetic_source", type: .dynamic, targets: ["SyntheticSourcePlugin"]),
+        .library(name: "sbplugin_swift_stamp", type: .dynamic, targets: ["SwiftStampPlugin"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // The C ABI: one header set, no sources. Third parties use SDK/include directly.
+        .target(
+            name: "CStarbloomABI",
+            path: "SDK",
+            exclude: ["Swift", "examples", "README.md"],
+            publicHeadersPath: "include"
+        ),
+        // Swift wrapper for plugin authors.
+        .target(
+            name: "StarbloomPluginSDK",
+            dependencies: ["CStarbloomABI"],
+            path: "SDK/Swift",
+            swiftSettings: strictSettings
+        ),
+        .systemLibrary(
+            name: "CFFI",
+            path: "Sources/CFFI",
+            pkgConfig: "libffi",
+            providers: [.apt(["libffi-dev"])]
+        ),
+        // The host: plugin host, queue and storage stand-ins, supervision, metrics.
+        .target(
+            name: "StarbloomCore",
+            dependencies: [
+                "CStarbloomABI",
+                "CFFI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/StarbloomCore",
+            swiftSettings: strictSettings
+        ),
+        // HTTP admin API (Hummingbird).
+        .target(
+            name: "StarbloomAPI",
+            dependencies: [
+                "StarbloomCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            path: "Sources/StarbloomAPI",
+            swiftSettings: strictSettings
+        ),
+        // The CLI: `starbloom serve | plugins … | version`.
+        .executableTarget(
+            name: "starbloom",
+            dependencies: [
+                "StarbloomCore",
+                "StarbloomAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Sources/starbloom",
+            swiftSettings: strictSettings
+        ),
+        // Bundled plugins (runtime plugins, not SwiftPM package plugins: each has an explicit path).
+        .target(
+            name: "SyntheticSourcePlugin",
+            dependencies: ["CStarbloomABI"],
+            path: "Plugins/synthetic-source",
+            exclude: ["README.md", "sample.toml"],
+            sources: ["synthetic_source.c"],
+            publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-fvisibility=hidden", "-O2"])]
+        ),
+        .target(
+            name: "SwiftStampPlugin",
+            dependencies: ["StarbloomPluginSDK"],
+            path: "Plugins/swift-stamp",
+            exclude: ["README.md", "sample.toml"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "StarbloomCoreTests",
+            dependencies: ["StarbloomCore"],
+            path: "Tests/StarbloomCoreTests",
+            swiftSettings: strictSettings
+        ),
+    ]
+)

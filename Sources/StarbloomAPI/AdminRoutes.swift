@@ -1,0 +1,225 @@
+import Foundation
+import Hummingbird
+import StarbloomCore
+
+/// The admin API over the plugin host: plugins, instances, commands, topics, health and metrics.
+/// The CLI (`starbloom plugins …`) is a client of these routes.
+public enum AdminRoutes {
+    public static func makeRouter(host: StarbloomHost) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: ProblemMiddleware())
+
+        router.get("/healthz") { _, _ in
+            try json(["status": "ok"])
+        }
+        router.get("/readyz") { _, _ -> Response in
+            var states: [String: String] = [:]
+            var ready = true
+            for instance in host.allInstances {
+                let status = instance.status
+                guard status.enabled else { continue }
+                states[status.name] = status.state.rawValue
+                if status.state != .running && status.state != .degraded { ready = false }
+            }
+            var response = try json(Readiness(ready: ready, instances: states))
+            if !ready { response.status = .serviceUnavailable }
+            return response
+        }
+        router.get("/metrics") { _, _ -> Response in
+            let body = host.services.metrics.renderPrometheus()
+            var headers = HTTPFields()
+            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
+
+        // Plugins
+        router.get("/v1/plugins") { _, _ in
+            try json(PluginList(plugins: host.catalog.plugins.map(PluginSummary.init), refused: host.catalog.refused))
+        }
+        router.post("/v1/plugins/rescan") { _, _ in
+            let scan = await offload { host.rescan() }
+            return try json(ScanResult(loaded: scan.loaded, replaced: scan.replaced, refused: scan.refused))
+        }
+        router.get("/v1/plugins/:plugin") { _, context in
+            let name = try context.parameters.require("plugin")
+            guard let plugin = host.catalog.plugin(named: name) else { throw Problem.notFound("plugin '\(name)' is not loaded") }
+            return try json(PluginSummary(plugin))
+        }
+        router.post("/v1/plugins/:plugin/validate") { request, context in
+            let name = try context.parameters.require("plugin")
+            guard host.catalog.plugin(named: name) != nil else { throw Problem.notFound("plugin '\(name)' is not loaded") }
+            let body = try await decode(SettingsBody.self, from: request)
+            do throws(ConfigError) {
+                try host.validate(plugin: name, settings: body.settings)
+            } catch {
+                throw Problem.unprocessable(error.description)
+            }
+            return try json(["valid": true])
+        }
+
+        // Instances
+        router.get("/v1/instances") { _, _ in
+            try json(host.allInstances.map(\.status))
+        }
+        router.post("/v1/instances") { request, _ -> Response in
+            let input = try await decode(InstanceInput.self, from: request)
+            let spec = input.spec
+            do throws(ConfigError) {
+                try await offload { () throws(ConfigError) in try host.addInstance(spec) }
+            } catch {
+                if error.problem == "an instance with this name already exists" { throw Problem.conflict(error.description) }
+                throw Problem.unprocessable(error.description)
+            }
+            var response = try json(host.instance(named: spec.name)!.status)
+            response.status = .created
+            return response
+        }
+        router.get("/v1/instances/:instance") { _, context in
+            let instance = try lookup(host, context)
+            return try json(InstanceDetail(status: instance.status, spec: instance.currentSpec, logs: instance.logs))
+        }
+        router.delete("/v1/instances/:instance") { _, context -> Response in
+            let instance = try lookup(host, context)
+            _ = await offload { host.removeInstance(named: instance.name) }
+            return Response(status: .noContent)
+        }
+        router.post("/v1/instances/:instance/enable") { _, context in
+            let instance = try lookup(host, context)
+            await offload { instance.enable() }
+            return try json(instance.status)
+        }
+        router.post("/v1/instances/:instance/disable") { _, context in
+            let instance = try lookup(host, context)
+            await offload { instance.disable() }
+            return try json(instance.status)
+        }
+        router.post("/v1/instances/:instance/restart") { _, context in
+            let instance = try lookup(host, context)
+            await offload { instance.restart() }
+            return try json(instance.status)
+        }
+        router.put("/v1/instances/:instance/settings") { request, context in
+            let instance = try lookup(host, context)
+            let body = try await decode(SettingsBody.self, from: request)
+            var spec = instance.currentSpec
+            spec.settings = body.settings
+            let newSpec = spec
+            do throws(ConfigError) {
+                try await offload { () throws(ConfigError) in try instance.reconfigure(newSpec) }
+            } catch {
+                throw Problem.unprocessable(error.description)
+            }
+            return try json(instance.status)
+        }
+        router.post("/v1/instances/:instance/commands/:command") { request, context in
+            let instance = try lookup(host, context)
+            let command = try context.parameters.require("command")
+            let body = try await decode(CommandBody.self, from: request)
+            let reply: String
+            do throws(CommandError) {
+                reply = try await offload { () throws(CommandError) in try instance.call(command: command, arguments: body.args) }
+            } catch {
+                throw Problem(.unprocessableContent, "Command failed", detail: error.message)
+            }
+            return try json(CommandReply(reply: reply))
+        }
+
+        // Topics (read-only view of the queue; the full topic API comes with the REST issue)
+        router.get("/v1/topics") { _, _ in
+            try json(host.services.queue.topics())
+        }
+        router.get("/v1/topics/:topic/records") { request, context in
+            let topic = try context.parameters.require("topic")
+            if let problem = TopicName.problem(with: topic) { throw Problem.badRequest(problem) }
+            let from = try query(request, "from", default: 0, range: 0...UInt64.max)
+            let limit = try query(request, "limit", default: 100, range: 1...1000)
+            let records = try host.services.queue.read(topic: topic, from: from, limit: Int(limit))
+            return try json(RecordPage(records: records.map(RecordView.init), next: (records.last?.offset).map { $0 + 1 } ?? from))
+        }
+        return router
+    }
+
+    static func lookup(_ host: StarbloomHost, _ context: BasicRequestContext) throws -> PluginInstance {
+        let name = try context.parameters.require("instance")
+        guard let instance = host.instance(named: name) else { throw Problem.notFound("instance '\(name)' does not exist") }
+        return instance
+    }
+
+    static func query(_ request: Request, _ name: String, default value: UInt64, range: ClosedRange<UInt64>) throws -> UInt64 {
+        guard let text = request.uri.queryParameters[name[...]] else { return value }
+        guard let number = UInt64(text), range.contains(number) else {
+            throw Problem.badRequest("query parameter '\(name)' must be an integer in \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return number
+    }
+
+    static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return encoder
+    }()
+
+    static func json<T: Encodable>(_ value: T) throws -> Response {
+        let data = try encoder.encode(value)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Reads a JSON body (at most 1 MiB) and decodes it, answering 400 with what is wrong.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: 1 << 20)
+        } catch {
+            throw Problem(.contentTooLarge, "Body too large", detail: "request body exceeds 1 MiB")
+        }
+        do {
+            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+        } catch let DecodingError.keyNotFound(key, _) {
+            throw Problem.badRequest("JSON body is missing '\(key.stringValue)'")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw Problem.badRequest("JSON body: wrong type at '\(context.codingPath.map(\.stringValue).joined(separator: "."))': \(context.debugDescription)")
+        } catch {
+            throw Problem.badRequest("JSON body is not valid: \(error)")
+        }
+    }
+
+    /// Runs blocking host work (it may wait for a plugin's stop timeout) off the async executor.
+    static func offload<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: body()) }
+        }
+    }
+
+    static func offload<T: Sendable, E: Error>(_ body: @escaping @Sendable () throws(E) -> T) async throws(E) -> T {
+        let result: Result<T, E> = await offload { () -> Result<T, E> in
+            do throws(E) { return .success(try body()) } catch { return .failure(error) }
+        }
+        return try result.get()
+    }
+}
+
+/// POST /v1/instances body: only name and plugin are required.
+struct InstanceInput: Decodable {
+    let name: String
+    let plugin: String
+    let enabled: Bool?
+    let restart: String?
+    let settings: [String: SettingValue]?
+    let inputs: [String]?
+    let output: String?
+    let stopTimeoutMs: Int?
+
+    var spec: InstanceSpec {
+        var spec = InstanceSpec(name: name, plugin: plugin)
+        spec.enabled = enabled ?? true
+        if let restart, let mode = RestartPolicy.Mode(rawValue: restart) { spec.restart.mode = mode }
+        spec.settings = settings ?? [:]
+        spec.inputs = inputs ?? []
+        spec.output = output
+        if let stopTimeoutMs { spec.stopTimeoutMs = stopTimeoutMs }
+        return spec
+    }
+}

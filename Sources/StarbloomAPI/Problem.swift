@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+
+/// An RFC 9457 problem: every error the API returns is one of these, as application/problem+json.
+public struct Problem: HTTPResponseError, Encodable {
+    public let status: HTTPResponse.Status
+    public let title: String
+    public let detail: String
+
+    public init(_ status: HTTPResponse.Status, _ title: String, detail: String) {
+        self.status = status
+        self.title = title
+        self.detail = detail
+    }
+
+    enum CodingKeys: String, CodingKey { case type, title, status, detail }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("about:blank", forKey: .type)
+        try container.encode(title, forKey: .title)
+        try container.encode(status.code, forKey: .status)
+        try container.encode(detail, forKey: .detail)
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
+        var headers = HTTPFields()
+        headers[.contentType] = "application/problem+json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    static func notFound(_ what: String) -> Problem { Problem(.notFound, "Not found", detail: what) }
+    static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, "Bad request", detail: detail) }
+    static func unprocessable(_ detail: String) -> Problem { Problem(.unprocessableContent, "Invalid settings", detail: detail) }
+    static func conflict(_ detail: String) -> Problem { Problem(.conflict, "Conflict", detail: detail) }
+}
+
+/// Turns any error a route did not map (including Hummingbird's own HTTPError) into a problem.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            let response = try await next(request, context)
+            if response.status == .notFound, response.headers[.contentType] == nil {
+                return try Problem.notFound("no route for \(request.method) \(request.uri.path)").response(from: request, context: context)
+            }
+            return response
+        } catch let problem as Problem {
+            return try problem.response(from: request, context: context)
+        } catch let error as HTTPError {
+            return try Problem(error.status, error.status.reasonPhrase, detail: error.body ?? error.status.reasonPhrase)
+                .response(from: request, context: context)
+        } catch {
+            return try Problem(.internalServerError, "Internal error", detail: "\(error)").response(from: request, context: context)
+        }
+    }
+}

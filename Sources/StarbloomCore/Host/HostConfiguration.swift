@@ -1,0 +1,15 @@
+import Foundation
+
+/// Everything `starbloom serve` needs. Every field has a default so the host runs with no file.
+public struct HostConfiguration: Sendable {
+    public var dataDirectory = "./data"
+    public var pluginsDirectory = "./plugins"
+    /// Directories holding bundled `libsbplugin_*.so` files (by default: next to the executable).
+    public var bundledPluginDirectories: [String] = []
+    public var adminHost = "127.0.0.1"
+    public var adminPort = 8080
+    public var healthCheckInterval = 1.0
+    public var instances: [InstanceSpec] = []
+
+    public init() {}
+}

@@ -1,0 +1,145 @@
+import Foundation
+import Logging
+
+/// The plugin host: the catalog of loaded plugins, the configured instances and their supervisors,
+/// and the core services they reach through the ABI. The admin API and the CLI drive it.
+///
+/// `@unchecked Sendable`: `instances`, `order` and `healthThread` are guarded by `lock`; the rest is
+/// immutable or Sendable.
+public final class StarbloomHost: @unchecked Sendable {
+    public let configuration: HostConfiguration
+    public let services: HostServices
+    public let catalog: PluginCatalog
+    public let startedAt = Date()
+    private let lock = NSLock()
+    private var instances: [String: PluginInstance] = [:]
+    private var order: [String] = []
+    private var healthThread: Thread?
+    private let stopping = NSCondition()
+    private var isStopping = false
+
+    public init(configuration: HostConfiguration, services: HostServices = HostServices()) {
+        self.configuration = configuration
+        self.services = services
+        var directories = configuration.bundledPluginDirectories.map { PluginCatalog.Directory(path: $0, bundled: true) }
+        directories.append(.init(path: configuration.pluginsDirectory, bundled: false))
+        catalog = PluginCatalog(
+            loader: PluginLoader(cacheDirectory: "\(configuration.dataDirectory)/plugin-cache"),
+            directories: directories, logger: services.logger)
+        services.metrics.addCollector { [weak self] in self?.renderStateMetrics() ?? "" }
+    }
+
+    /// Loads plugins, creates the configured instances and starts the enabled ones.
+    public func start() throws(ConfigError) {
+        try? FileManager.default.createDirectory(atPath: configuration.pluginsDirectory, withIntermediateDirectories: true)
+        catalog.rescan()
+        for spec in configuration.instances {
+            try addInstance(spec)
+        }
+        startHealthChecks()
+    }
+
+    /// Stops every instance (each bounded by its stop timeout).
+    public func shutdown() {
+        stopping.lock()
+        isStopping = true
+        stopping.broadcast()
+        stopping.unlock()
+        for instance in allInstances {
+            instance.shutdown()
+        }
+    }
+
+    public var allInstances: [PluginInstance] {
+        lock.lock()
+        defer { lock.unlock() }
+        return order.compactMap { instances[$0] }
+    }
+
+    public func instance(named name: String) -> PluginInstance? {
+        lock.lock()
+        defer { lock.unlock() }
+        return instances[name]
+    }
+
+    /// Adds an instance and starts it if enabled. The settings are validated first.
+    public func addInstance(_ spec: InstanceSpec) throws(ConfigError) {
+        if let problem = spec.problem { throw ConfigError(instance: spec.name, field: nil, problem: problem) }
+        guard let plugin = catalog.plugin(named: spec.plugin) else {
+            let known = catalog.plugins.map(\.name).joined(separator: ", ")
+            throw ConfigError(instance: spec.name, field: nil,
+                              problem: "plugin '\(spec.plugin)' is not loaded (loaded: \(known.isEmpty ? "none" : known))")
+        }
+        _ = try ConfigValidator.validate(settings: spec.settings, fields: plugin.fields, instance: spec.name, plugin: plugin.name)
+        let instance = PluginInstance(spec: spec, services: services) { [catalog] name in catalog.plugin(named: name) }
+        lock.lock()
+        if instances[spec.name] != nil {
+            lock.unlock()
+            throw ConfigError(instance: spec.name, field: nil, problem: "an instance with this name already exists")
+        }
+        instances[spec.name] = instance
+        order.append(spec.name)
+        lock.unlock()
+        if spec.enabled { instance.enable() }
+    }
+
+    /// Stops and forgets an instance. Returns false if there is none by that name.
+    @discardableResult
+    public func removeInstance(named name: String) -> Bool {
+        lock.lock()
+        let instance = instances.removeValue(forKey: name)
+        order.removeAll { $0 == name }
+        lock.unlock()
+        instance?.disable()
+        return instance != nil
+    }
+
+    /// Checks settings against a plugin without creating anything (`plugins validate`).
+    public func validate(plugin name: String, settings: [String: SettingValue], instance: String = "validate") throws(ConfigError) {
+        guard let plugin = catalog.plugin(named: name) else {
+            throw ConfigError(instance: instance, field: nil, problem: "plugin '\(name)' is not loaded")
+        }
+        _ = try ConfigValidator.validate(settings: settings, fields: plugin.fields, instance: instance, plugin: plugin.name)
+    }
+
+    public func rescan() -> PluginCatalog.Scan {
+        catalog.rescan()
+    }
+
+    private func startHealthChecks() {
+        let interval = configuration.healthCheckInterval
+        let thread = Thread { [weak self] in
+            while let self {
+                self.stopping.lock()
+                if !self.isStopping { _ = self.stopping.wait(until: Date(timeIntervalSinceNow: interval)) }
+                let done = self.isStopping
+                self.stopping.unlock()
+                if done { return }
+                for instance in self.allInstances { instance.checkHealth() }
+            }
+        }
+        thread.name = "sb-health"
+        lock.lock()
+        healthThread = thread
+        lock.unlock()
+        thread.start()
+    }
+
+    private func renderStateMetrics() -> String {
+        var out = "# HELP starbloom_instance_state Current state of each instance (1 for the current state).\n# TYPE starbloom_instance_state gauge\n"
+        for instance in allInstances {
+            let status = instance.status
+            for state in InstanceState.allCases {
+                let labels = MetricsRegistry.render([("instance", status.name), ("plugin", status.plugin), ("state", state.rawValue)])
+                out += "starbloom_instance_state\(labels) \(state == status.state ? 1 : 0)\n"
+            }
+        }
+        out += "# HELP starbloom_plugins_loaded Plugins loaded.\n# TYPE starbloom_plugins_loaded gauge\nstarbloom_plugins_loaded \(catalog.plugins.count)\n"
+        out += "# HELP starbloom_plugins_refused Plugin files refused.\n# TYPE starbloom_plugins_refused gauge\nstarbloom_plugins_refused \(catalog.refused.count)\n"
+        out += "# HELP starbloom_uptime_seconds Seconds since the host started.\n# TYPE starbloom_uptime_seconds gauge\nstarbloom_uptime_seconds \(Int(Date().timeIntervalSince(startedAt)))\n"
+        for topic in services.queue.topics() {
+            out += "starbloom_queue_topic_next_offset\(MetricsRegistry.render([("topic", topic.name)])) \(topic.nextOffset)\n"
+        }
+        return out
+    }
+}

@@ -1,0 +1,225 @@
+import CStarbloomABI
+import Foundation
+
+/// The queue stand-in until the durable log lands: per-topic append-only arenas in memory, bounded in
+/// bytes per topic (the oldest chunks are dropped first, and readers skip ahead to what is retained).
+///
+/// `@unchecked Sendable`: `topicsByName` and `offsets` are guarded by `lock`; each topic guards itself.
+public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
+    public let maxRecordBytes: Int
+    let maxBytesPerTopic: Int
+    private let lock = NSLock()
+    private var topicsByName: [String: InMemoryTopic] = [:]
+    private var offsets: [String: [String: UInt64]] = [:]
+
+    public init(maxRecordBytes: Int = 1 << 20, maxBytesPerTopic: Int = 256 << 20) {
+        self.maxRecordBytes = maxRecordBytes
+        self.maxBytesPerTopic = maxBytesPerTopic
+    }
+
+    public func topic(named name: String) throws(QueueError) -> any TopicAppender {
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = topicsByName[name] { return existing }
+        if let problem = TopicName.problem(with: name) {
+            throw QueueError(code: .invalidTopic, message: problem)
+        }
+        let created = InMemoryTopic(name: name, maxRecordBytes: maxRecordBytes, maxBytes: maxBytesPerTopic)
+        topicsByName[name] = created
+        return created
+    }
+
+    public func read(topic: String, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+        lock.lock()
+        let found = topicsByName[topic]
+        lock.unlock()
+        guard let found else {
+            if let problem = TopicName.problem(with: topic) { throw QueueError(code: .invalidTopic, message: problem) }
+            return []
+        }
+        return found.read(from: offset, limit: limit)
+    }
+
+    public func topics() -> [TopicInfo] {
+        lock.lock()
+        let all = Array(topicsByName.values)
+        lock.unlock()
+        return all.map { $0.info() }.sorted { $0.name < $1.name }
+    }
+
+    public func committedOffset(group: String, topic: String) -> UInt64? {
+        lock.lock()
+        defer { lock.unlock() }
+        return offsets[group]?[topic]
+    }
+
+    public func commit(group: String, topic: String, offset: UInt64) {
+        lock.lock()
+        defer { lock.unlock() }
+        offsets[group, default: [:]][topic] = offset
+    }
+}
+
+/// One topic of the in-memory queue.
+///
+/// Records are framed into 4 MiB chunks so that appending costs one copy and no allocation per record:
+///   u32 frame length, u32 key length, i64 event time, u32 payload length, u32 header count
+///   (frames start 8-aligned, so these loads are aligned), then per header u32 name length,
+///   u32 value length, name, value (unaligned); then key, then payload.
+///
+/// `@unchecked Sendable`: all mutable state is guarded by `lock`.
+final class InMemoryTopic: TopicAppender, @unchecked Sendable {
+    let name: String
+    private let maxRecordBytes: Int
+    private let maxBytes: Int
+    private let lock = NSLock()
+    private var chunks: [Chunk] = []
+    private var nextOffset: UInt64 = 0
+    private var totalBytes = 0
+
+    private static let chunkCapacity = 4 << 20
+    private static let fixedHeader = 24
+
+    final class Chunk {
+        let firstOffset: UInt64
+        let storage: UnsafeMutableRawPointer
+        let capacity: Int
+        var used = 0
+        var positions: [Int32] = []
+
+        init(firstOffset: UInt64, capacity: Int) {
+            self.firstOffset = firstOffset
+            self.capacity = capacity
+            storage = .allocate(byteCount: capacity, alignment: 8)
+            positions.reserveCapacity(capacity / 256)
+        }
+        deinit { storage.deallocate() }
+    }
+
+    init(name: String, maxRecordBytes: Int, maxBytes: Int) {
+        self.name = name
+        self.maxRecordBytes = maxRecordBytes
+        self.maxBytes = maxBytes
+    }
+
+    static func frameSize(_ record: sb_record) -> Int {
+        var size = fixedHeader + record.key.len + record.payload.len
+        if let headers = record.headers {
+            for i in 0..<record.header_count {
+                size += 8 + headers[i].name.len + headers[i].value.len
+            }
+        }
+        return (size + 7) & ~7
+    }
+
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> UInt64 {
+        // Validate the whole batch first: all or nothing.
+        for record in records {
+            let size = Self.frameSize(record)
+            if size - Self.fixedHeader > maxRecordBytes {
+                throw QueueError(code: .tooLarge,
+                                 message: "record of \(size - Self.fixedHeader) bytes exceeds the limit of \(maxRecordBytes) bytes on topic '\(name)'")
+            }
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        let first = nextOffset
+        for record in records {
+            let size = Self.frameSize(record)
+            if chunks.isEmpty || chunks[chunks.count - 1].capacity - chunks[chunks.count - 1].used < size {
+                chunks.append(Chunk(firstOffset: nextOffset, capacity: max(Self.chunkCapacity, size)))
+                totalBytes += chunks[chunks.count - 1].capacity
+                trimIfNeeded()
+            }
+            let chunk = chunks[chunks.count - 1]
+            write(record, size: size, into: chunk, defaultEventTimeNs: defaultEventTimeNs)
+            nextOffset += 1
+        }
+        return first
+    }
+
+    private func write(_ record: sb_record, size: Int, into chunk: Chunk, defaultEventTimeNs: Int64) {
+        let base = chunk.storage + chunk.used
+        chunk.positions.append(Int32(chunk.used))
+        base.storeBytes(of: UInt32(size), as: UInt32.self)
+        base.storeBytes(of: UInt32(record.key.len), toByteOffset: 4, as: UInt32.self)
+        base.storeBytes(of: record.event_time_ns == 0 ? defaultEventTimeNs : record.event_time_ns, toByteOffset: 8, as: Int64.self)
+        base.storeBytes(of: UInt32(record.payload.len), toByteOffset: 16, as: UInt32.self)
+        base.storeBytes(of: UInt32(record.headers == nil ? 0 : record.header_count), toByteOffset: 20, as: UInt32.self)
+        var cursor = base + Self.fixedHeader
+        if let headers = record.headers {
+            for i in 0..<record.header_count {
+                let header = headers[i]
+                cursor.storeBytes(of: UInt32(header.name.len), as: UInt32.self)
+                cursor.storeBytes(of: UInt32(header.value.len), toByteOffset: 4, as: UInt32.self)
+                cursor += 8
+                if let p = header.name.ptr, header.name.len > 0 { cursor.copyMemory(from: p, byteCount: header.name.len) }
+                cursor += header.name.len
+                if let p = header.value.ptr, header.value.len > 0 { cursor.copyMemory(from: p, byteCount: header.value.len) }
+                cursor += header.value.len
+            }
+        }
+        if let p = record.key.ptr, record.key.len > 0 { cursor.copyMemory(from: p, byteCount: record.key.len) }
+        cursor += record.key.len
+        if let p = record.payload.ptr, record.payload.len > 0 { cursor.copyMemory(from: p, byteCount: record.payload.len) }
+        chunk.used += size
+    }
+
+    /// Drops the oldest chunks while over the byte bound, always keeping the chunk being written.
+    private func trimIfNeeded() {
+        while totalBytes > maxBytes && chunks.count > 1 {
+            totalBytes -= chunks[0].capacity
+            chunks.removeFirst()
+        }
+    }
+
+    func read(from offset: UInt64, limit: Int) -> [QueueRecord] {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let oldest = chunks.first?.firstOffset else { return [] }
+        var current = max(offset, oldest)
+        var result: [QueueRecord] = []
+        guard var chunkIndex = chunks.lastIndex(where: { $0.firstOffset <= current }) else { return [] }
+        while result.count < limit && current < nextOffset && chunkIndex < chunks.count {
+            let chunk = chunks[chunkIndex]
+            let index = Int(current - chunk.firstOffset)
+            if index >= chunk.positions.count {
+                chunkIndex += 1
+                continue
+            }
+            result.append(decode(chunk.storage + Int(chunk.positions[index]), offset: current))
+            current += 1
+        }
+        return result
+    }
+
+    private func decode(_ base: UnsafeMutableRawPointer, offset: UInt64) -> QueueRecord {
+        let keyLength = Int(base.load(fromByteOffset: 4, as: UInt32.self))
+        let eventTime = base.load(fromByteOffset: 8, as: Int64.self)
+        let payloadLength = Int(base.load(fromByteOffset: 16, as: UInt32.self))
+        let headerCount = Int(base.load(fromByteOffset: 20, as: UInt32.self))
+        var cursor = UnsafeRawPointer(base + Self.fixedHeader)
+        var headers: [QueueRecord.Header] = []
+        for _ in 0..<headerCount {
+            let nameLength = Int(cursor.loadUnaligned(as: UInt32.self))
+            let valueLength = Int(cursor.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+            cursor += 8
+            let name = String(decoding: UnsafeRawBufferPointer(start: cursor, count: nameLength), as: UTF8.self)
+            cursor += nameLength
+            let value = [UInt8](UnsafeRawBufferPointer(start: cursor, count: valueLength))
+            cursor += valueLength
+            headers.append(.init(name: name, value: value))
+        }
+        let key = [UInt8](UnsafeRawBufferPointer(start: cursor, count: keyLength))
+        cursor += keyLength
+        let payload = [UInt8](UnsafeRawBufferPointer(start: cursor, count: payloadLength))
+        return QueueRecord(topic: name, offset: offset, key: key, payload: payload, headers: headers, eventTimeNs: eventTime)
+    }
+
+    func info() -> TopicInfo {
+        lock.lock()
+        defer { lock.unlock() }
+        return TopicInfo(name: name, firstOffset: chunks.first?.firstOffset ?? nextOffset, nextOffset: nextOffset,
+                         bytes: chunks.reduce(0) { $0 + $1.used })
+    }
+}

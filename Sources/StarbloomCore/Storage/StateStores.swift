@@ -1,0 +1,49 @@
+/// Storage the plugin host needs. The SQLite-backed stores (issue 4) implement these same protocols;
+/// until then the in-memory types beside this file stand in.
+
+public struct StoreError: Error, Sendable, CustomStringConvertible {
+    public enum Code: Sendable { case notFound, conflict, tooLarge, invalid }
+    public let code: Code
+    public let message: String
+    public var description: String { message }
+}
+
+public struct VersionedValue: Sendable, Equatable {
+    public var value: [UInt8]
+    public var version: UInt64
+}
+
+public protocol KeyValueStore: AnyObject, Sendable {
+    func get(namespace: String, key: [UInt8]) -> VersionedValue?
+    /// Writes unconditionally; returns the new version.
+    func put(namespace: String, key: [UInt8], value: [UInt8]) throws(StoreError) -> UInt64
+    /// Throws `.notFound` when absent.
+    func delete(namespace: String, key: [UInt8]) throws(StoreError)
+    /// Writes only if the current version is `expectedVersion` (0: must be absent). Throws `.conflict`.
+    func compareAndSwap(namespace: String, key: [UInt8], expectedVersion: UInt64, value: [UInt8]) throws(StoreError) -> UInt64
+    func keys(namespace: String) -> [[UInt8]]
+}
+
+public protocol CheckpointStore: AnyObject, Sendable {
+    func save(owner: String, state: [UInt8]) throws(StoreError)
+    func load(owner: String) -> [UInt8]?
+}
+
+public struct TimeSeriesPoint: Sendable, Equatable {
+    public var metric: String
+    public var tags: [String: String]
+    public var timestampNs: Int64
+    public var value: Double
+}
+
+public protocol TimeSeriesStore: AnyObject, Sendable {
+    func write(_ point: TimeSeriesPoint) throws(StoreError)
+    func points(metric: String) -> [TimeSeriesPoint]
+}
+
+/// Limits the ABI promises (see sb_host_api in plugin.h).
+public enum StoreLimits {
+    public static let maxKeyBytes = 1024
+    public static let maxValueBytes = 1 << 20
+    public static let maxTags = 32
+}

@@ -1,0 +1,164 @@
+import CStarbloomABI
+import Foundation
+
+/// The worker loop of a processor or sink instance: reads its input topics from the queue as the
+/// consumer group `instance/<name>`, hands batches to `process`, publishes what it emits, and commits
+/// the offsets of a batch only after `process` returned OK — so a batch that failed is delivered
+/// again after the restart policy acts (at-least-once).
+///
+/// Rejected records (`emitter->reject`) go to the dead-letter topic `dlq.<instance>` at once, with the
+/// reason in the `starbloom-error` header. (The durable queue adds retries before the dead letter.)
+struct ProcessorFeed {
+    let instance: PluginInstance
+    let run: PluginInstance.LiveRun
+    let inputs: [String]
+    var batchSize = 512
+
+    /// Runs until a stop is requested (returns OK) or `process` fails (returns its error).
+    func loop() -> (sb_status, String) {
+        let context = run.context
+        let queue = instance.services.queue
+        let group = "instance/\(instance.name)"
+        var idleWait: UInt64 = 1_000_000
+        while !context.isStopRequested {
+            var delivered = false
+            let topics = queue.topics().map(\.name).filter { topic in
+                inputs.contains { TopicName.matches(pattern: $0, topic: topic) }
+            }
+            for topic in topics where !context.isStopRequested {
+                let from = queue.committedOffset(group: group, topic: topic) ?? 0
+                guard let records = try? queue.read(topic: topic, from: from, limit: batchSize), !records.isEmpty else { continue }
+                delivered = true
+                let outcome = process(records)
+                if outcome.0 != SB_OK { return outcome }
+                queue.commit(group: group, topic: topic, offset: records[records.count - 1].offset + 1)
+                instance.recordsIn.add(UInt64(records.count))
+            }
+            if delivered {
+                idleWait = 1_000_000
+            } else {
+                _ = context.wait(nanoseconds: idleWait)
+                idleWait = min(idleWait * 2, 20_000_000)
+            }
+        }
+        return (SB_OK, "")
+    }
+
+    /// Lays the batch out as `sb_record`s over one arena and calls `process`.
+    private func process(_ records: [QueueRecord]) -> (sb_status, String) {
+        let arena = RecordArena(records)
+        defer { arena.release() }
+        let emitContext = EmitContext(feed: self, batch: records)
+        return withExtendedLifetime(emitContext) {
+            var emitter = sb_emitter(
+                ctx: Unmanaged.passUnretained(emitContext).toOpaque(),
+                emit: { ctx, record in
+                    guard let ctx, let record else { return SB_ERR_INVALID_ARGUMENT }
+                    return Unmanaged<EmitContext>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.emit(record) }
+                },
+                reject: { ctx, index, reason in
+                    guard let ctx else { return SB_ERR_INVALID_ARGUMENT }
+                    return Unmanaged<EmitContext>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.reject(index, reason) }
+                })
+            var message = sb_message()
+            let status = run.plugin.process!(run.pointer, arena.records, records.count, &emitter, &message)
+            return (status, CStrings.read(message: &message))
+        }
+    }
+
+    /// The `ctx` of the emitter handed to one `process` call.
+    final class EmitContext {
+        let feed: ProcessorFeed
+        let batch: [QueueRecord]
+        init(feed: ProcessorFeed, batch: [QueueRecord]) {
+            self.feed = feed
+            self.batch = batch
+        }
+
+        func emit(_ record: UnsafePointer<sb_record>) -> sb_status {
+            if feed.run.plugin.kind == .sink {
+                return HostAPITable.fail(SB_ERR_UNSUPPORTED, "a sink cannot emit records")
+            }
+            var offset: UInt64 = 0
+            return HostAPITable.publish(feed.run.context, UnsafeBufferPointer(start: record, count: 1), lastOffset: &offset)
+        }
+
+        func reject(_ index: Int, _ reason: sb_str) -> sb_status {
+            guard index < batch.count else {
+                return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "reject: index \(index) is outside the batch of \(batch.count)")
+            }
+            let original = batch[index]
+            var headers = original.headers
+            headers.append(.init(name: "starbloom-error", value: Array(CStrings.string(reason).utf8)))
+            headers.append(.init(name: "starbloom-source-topic", value: Array(original.topic.utf8)))
+            headers.append(.init(name: "starbloom-source-offset", value: Array(String(original.offset).utf8)))
+            let dead = QueueRecord(topic: "dlq.\(feed.instance.name)", offset: 0, key: original.key, payload: original.payload,
+                                   headers: headers, eventTimeNs: original.eventTimeNs)
+            let arena = RecordArena([dead])
+            defer { arena.release() }
+            do {
+                let appender = try feed.instance.services.queue.topic(named: dead.topic)
+                _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: dead.eventTimeNs)
+            } catch {
+                return HostAPITable.fail(SB_ERR_INTERNAL, "dead-letter publish failed: \(error.message)")
+            }
+            feed.instance.errors.add()
+            return SB_OK
+        }
+    }
+}
+
+/// Owned `QueueRecord`s copied into one allocation and described as `sb_record`s (for plugin calls).
+struct RecordArena {
+    let records: UnsafeMutablePointer<sb_record>
+    private let headers: UnsafeMutablePointer<sb_header>
+    private let bytes: UnsafeMutableRawPointer
+
+    init(_ batch: [QueueRecord]) {
+        var byteCount = 0
+        var headerCount = 0
+        for record in batch {
+            byteCount += record.topic.utf8.count + record.key.count + record.payload.count
+            for header in record.headers { byteCount += header.name.utf8.count + header.value.count }
+            headerCount += record.headers.count
+        }
+        records = .allocate(capacity: max(batch.count, 1))
+        headers = .allocate(capacity: max(headerCount, 1))
+        bytes = .allocate(byteCount: max(byteCount, 1), alignment: 8)
+        var cursor = bytes
+        func place(_ source: [UInt8]) -> UnsafeRawPointer {
+            let start = cursor
+            source.withUnsafeBytes { if let base = $0.baseAddress { cursor.copyMemory(from: base, byteCount: $0.count) } }
+            cursor += source.count
+            return UnsafeRawPointer(start)
+        }
+        var headerIndex = 0
+        for (index, record) in batch.enumerated() {
+            let topic = place(Array(record.topic.utf8))
+            let key = place(record.key)
+            let payload = place(record.payload)
+            let firstHeader = headerIndex
+            for header in record.headers {
+                let name = place(Array(header.name.utf8))
+                let value = place(header.value)
+                headers[headerIndex] = sb_header(
+                    name: sb_str(ptr: name.assumingMemoryBound(to: CChar.self), len: header.name.utf8.count),
+                    value: sb_bytes(ptr: value.assumingMemoryBound(to: UInt8.self), len: header.value.count))
+                headerIndex += 1
+            }
+            records[index] = sb_record(
+                topic: sb_str(ptr: topic.assumingMemoryBound(to: CChar.self), len: record.topic.utf8.count),
+                key: sb_bytes(ptr: key.assumingMemoryBound(to: UInt8.self), len: record.key.count),
+                payload: sb_bytes(ptr: payload.assumingMemoryBound(to: UInt8.self), len: record.payload.count),
+                headers: record.headers.isEmpty ? nil : UnsafePointer(headers + firstHeader),
+                header_count: record.headers.count,
+                event_time_ns: record.eventTimeNs, offset: record.offset, partition: 0, reserved: 0)
+        }
+    }
+
+    func release() {
+        records.deallocate()
+        headers.deallocate()
+        bytes.deallocate()
+    }
+}

@@ -1,0 +1,5 @@
+import StarbloomCore
+
+enum HostABI {
+    static var description: String { ABIVersion.description }
+}
