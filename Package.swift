@@ -10,6 +10,7 @@ let package = Package(
     name: "starbloom",
     products: [
         .executable(name: "starbloom", targets: ["starbloom"]),
+        .executable(name: "starbloom-bench", targets: ["starbloom-bench"]),
         // Bundled plugins: every product named `sbplugin_*` is a runtime plugin (lib<name>.so)
         // that the host finds next to its own executable (see PluginDirectories).
         .library(name: "sbplugin_synthetic_source", type: .dynamic, targets: ["SyntheticSourcePlugin"]),
@@ -71,6 +72,19 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Sources/starbloom",
+            swiftSettings: strictSettings
+        ),
+        // Benchmarks (release builds; see docs/BENCHMARKS.md and scripts/bench).
+        .target(
+            name: "CBenchSupport",
+            dependencies: ["CStarbloomABI"],
+            path: "Sources/CBenchSupport",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
+        .executableTarget(
+            name: "starbloom-bench",
+            dependencies: ["StarbloomCore", "CBenchSupport", "CStarbloomABI"],
+            path: "Sources/starbloom-bench",
             swiftSettings: strictSettings
         ),
         // Bundled plugins (runtime plugins, not SwiftPM package plugins: each has an explicit path).

@@ -62,7 +62,7 @@ public final class LoadedPlugin: @unchecked Sendable {
         descriptor.pointee.stop
     }
     var destroy: @convention(c) (UnsafeMutableRawPointer?) -> Void { descriptor.pointee.destroy! }
-    var health: (@convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<sb_message>?) -> sb_health)? {
+    package var health: (@convention(c) (UnsafeMutableRawPointer?, UnsafeMutablePointer<sb_message>?) -> sb_health)? {
         descriptor.pointee.health
     }
 }

@@ -396,6 +396,12 @@ public final class PluginInstance: @unchecked Sendable {
         }
     }
 
+    /// The running plugin image and instance pointer, for benchmarks that call the plugin directly.
+    /// The body runs on `control`, so the instance cannot be stopped while it runs.
+    package func withLiveHandles<R>(_ body: (LoadedPlugin, UnsafeMutableRawPointer?) -> R) -> R? {
+        control.sync { live.map { body($0.plugin, $0.pointer) } }
+    }
+
     // MARK: Commands
 
     /// Calls a plugin command with text arguments, converted by the declared parameter types.
