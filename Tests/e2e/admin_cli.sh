@@ -42,6 +42,8 @@ data_dir = "$WORK/data"
 plugins_dir = "$WORK/plugins"
 [admin]
 port = $PORT
+[host]
+rescan_interval_ms = 0   # this script rescans explicitly; automatic rescans would race its checks
 [[instances]]
 name = "e2e-source"
 plugin = "synthetic-source"

@@ -49,6 +49,12 @@ extension HostConfiguration {
                 }
                 configuration.healthCheckInterval = Double(interval) / 1000
             }
+            if let interval = try hostReader.int("rescan_interval_ms") {
+                guard interval >= 0 else {
+                    throw ConfigFileError(file: file, message: "host.rescan_interval_ms must be 0 (off) or positive, got \(interval)")
+                }
+                configuration.rescanInterval = interval == 0 ? nil : Double(interval) / 1000
+            }
             if let bundled = try hostReader.stringList("bundled_plugin_dirs") {
                 configuration.bundledPluginDirectories = bundled
             }

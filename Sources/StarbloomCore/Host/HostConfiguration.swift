@@ -9,6 +9,9 @@ public struct HostConfiguration: Sendable {
     public var adminHost = "127.0.0.1"
     public var adminPort = 8080
     public var healthCheckInterval = 1.0
+    /// How often the plugins directories are rescanned for new or replaced files (nil: only on request).
+    /// Unchanged files (same size and modification time) are not read again.
+    public var rescanInterval: Double? = 2.0
     public var instances: [InstanceSpec] = []
 
     public init() {}

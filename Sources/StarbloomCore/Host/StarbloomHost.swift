@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The plugin host: the catalog of loaded plugins, the configured instances and their supervisors,
 /// and the core services they reach through the ABI. The admin API and the CLI drive it.
@@ -16,6 +17,7 @@ public final class StarbloomHost: @unchecked Sendable {
     private var order: [String] = []
     private var healthThread: Thread?
     private let stopping = NSCondition()
+    private let lastRescan = Mutex(Date())
     private var isStopping = false
 
     public init(configuration: HostConfiguration, services: HostServices = HostServices()) {
@@ -39,15 +41,17 @@ public final class StarbloomHost: @unchecked Sendable {
         startHealthChecks()
     }
 
-    /// Stops every instance (each bounded by its stop timeout).
+    /// Stops every instance, all at once, so that shutdown takes at most the longest stop timeout.
     public func shutdown() {
         stopping.lock()
         isStopping = true
         stopping.broadcast()
         stopping.unlock()
+        let group = DispatchGroup()
         for instance in allInstances {
-            instance.shutdown()
+            DispatchQueue.global().async(group: group) { instance.shutdown() }
         }
+        group.wait()
     }
 
     public var allInstances: [PluginInstance] {
@@ -116,6 +120,11 @@ public final class StarbloomHost: @unchecked Sendable {
                 self.stopping.unlock()
                 if done { return }
                 for instance in self.allInstances { instance.checkHealth() }
+                if let rescanEvery = self.configuration.rescanInterval,
+                   Date().timeIntervalSince(self.lastRescan.withLock { $0 }) >= rescanEvery {
+                    self.lastRescan.withLock { $0 = Date() }
+                    self.catalog.rescan()
+                }
             }
         }
         thread.name = "sb-health"

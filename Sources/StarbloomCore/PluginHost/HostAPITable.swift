@@ -107,6 +107,9 @@ enum HostAPITable {
             guard ctx != nil else { return SB_ERR_INVALID_ARGUMENT }
             if count == 0 { return SB_OK }
             guard let records else { return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "publish_batch: records is NULL") }
+            if count > 65_536 {
+                return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "publish_batch: \(count) records in one call (at most 65536)")
+            }
             return HostAPITable.with(ctx) { context in
                 var offset: UInt64 = 0
                 let status = HostAPITable.publish(context, UnsafeBufferPointer(start: records, count: count), lastOffset: &offset)

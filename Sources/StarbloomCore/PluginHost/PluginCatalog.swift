@@ -39,6 +39,14 @@ public final class PluginCatalog: @unchecked Sendable {
     private var pluginsByName: [String: LoadedPlugin] = [:]
     /// Path → content hash last seen there (loaded or refused), so an unchanged file is not reloaded.
     private var seen: [String: String] = [:]
+    /// Path → (size, modification time) at the last look, so a periodic rescan does not read
+    /// unchanged files at all.
+    private var stamps: [String: FileStamp] = [:]
+
+    struct FileStamp: Equatable {
+        let size: Int
+        let modified: Date
+    }
     private var refusals: [String: Refusal] = [:]
 
     public init(loader: PluginLoader, directories: [Directory], logger: Logger) {
@@ -86,6 +94,15 @@ public final class PluginCatalog: @unchecked Sendable {
     }
 
     private func load(path: String, into scan: inout Scan) {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        let stamp = (attributes?[.size] as? Int).flatMap { size in
+            (attributes?[.modificationDate] as? Date).map { FileStamp(size: size, modified: $0) }
+        }
+        lock.lock()
+        let unchangedStamp = stamp != nil && stamps[path] == stamp
+        if let stamp { stamps[path] = stamp }
+        lock.unlock()
+        if unchangedStamp { return }
         guard let data = FileManager.default.contents(atPath: path) else {
             record(refusal: Refusal(path: path, reason: .unreadable, message: "cannot read \(path)"), hash: nil, into: &scan)
             return
