@@ -45,7 +45,10 @@ try host.addInstance(InstanceSpec(name: "bench", plugin: "bench-calls", inputs: 
 let instance = host.instance(named: "bench")!
 let iterations: UInt64 = 100_000_000
 var direct: [Double] = [], hostToPlugin: [Double] = [], swiftHostToPlugin: [Double] = []
-var pluginToHost: [Double] = [], pluginDirect: [Double] = []
+var pluginToHost: [Double] = [], pluginDirect: [Double] = [], hostToSwiftPlugin: [Double] = []
+// A Swift plugin built with the SDK: its health goes through the SDK's box with _withUnsafeGuaranteedRef.
+try host.addInstance(InstanceSpec(name: "bench-swift", plugin: "swift-stamp", inputs: ["bench.none"]))
+let swiftInstance = host.instance(named: "bench-swift")!
 func replyValue(_ reply: String) -> Double {
     Double(reply.split(separator: " ")[0].split(separator: "=")[1])!
 }
@@ -63,6 +66,9 @@ for _ in 0..<5 {
         if sink == 42 { print("") }
         swiftHostToPlugin.append(Double(elapsed) / Double(iterations))
     }
+    swiftInstance.withLiveHandles { plugin, pointer in
+        hostToSwiftPlugin.append(sb_bench_indirect_ns(plugin.health, pointer, iterations))
+    }
     pluginToHost.append(replyValue(try instance.call(command: "callback-loop", arguments: [String(iterations)])))
     pluginDirect.append(replyValue(try instance.call(command: "direct-loop", arguments: [String(iterations)])))
 }
@@ -73,6 +79,7 @@ print("|---|---|---|")
 print("| direct call in the host binary (C, baseline) | \(format(median(direct))) | — |")
 print("| host → plugin (C loop, function pointer into the .so) | \(format(median(hostToPlugin))) | \(format(median(hostToPlugin) - median(direct))) |")
 print("| host → plugin (Swift loop, as the supervisor calls) | \(format(median(swiftHostToPlugin))) | \(format(median(swiftHostToPlugin) - median(direct))) |")
+print("| host → Swift plugin (SDK protocol method, C loop) | \(format(median(hostToSwiftPlugin))) | \(format(median(hostToSwiftPlugin) - median(direct))) |")
 print("| direct call inside the plugin (C, baseline) | \(format(median(pluginDirect))) | — |")
 print("| plugin → host callback (`should_stop`, Swift host) | \(format(median(pluginToHost))) | \(format(median(pluginToHost) - median(pluginDirect))) |")
 print("")

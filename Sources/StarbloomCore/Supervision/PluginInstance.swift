@@ -134,6 +134,9 @@ public final class PluginInstance: @unchecked Sendable {
     }
 
     func reconfigureOnQueue(_ newSpec: InstanceSpec) -> Result<Void, ConfigError> {
+        if newSpec.name != name {
+            return .failure(ConfigError(instance: name, field: nil, problem: "cannot be renamed to '\(newSpec.name)' (create a new instance instead)"))
+        }
         if let problem = newSpec.problem { return .failure(ConfigError(instance: name, field: nil, problem: problem)) }
         if let plugin = resolvePlugin(newSpec.plugin) {
             do throws(ConfigError) {
@@ -205,8 +208,9 @@ public final class PluginInstance: @unchecked Sendable {
             let status = plugin.create(HostAPITable.shared, contextTransfer.value, configPointer.value, &pointer, &message)
             return UnsafeTransfer((status, pointer, CStrings.read(message: &message)))
         }
-        withExtendedLifetime(context) {}
         guard let created = created?.value else {
+            // The stuck thread may still call the host with this context: keep it (and the config) alive.
+            abandoned.append(Abandoned(context: context, config: config))
             return giveUp("create did not return within \(startTimeout) s; instance abandoned")
         }
         if created.0 != SB_OK {
@@ -225,6 +229,7 @@ public final class PluginInstance: @unchecked Sendable {
             }
             guard let started = started?.value else {
                 live = nil
+                abandoned.append(Abandoned(context: context, config: config))
                 return giveUp("start did not return within \(startTimeout) s; instance abandoned")
             }
             if started.0 != SB_OK {
@@ -315,11 +320,17 @@ public final class PluginInstance: @unchecked Sendable {
     private func hung(_ run: LiveRun, _ message: String) {
         errors.add()
         live = nil
-        abandoned.append(run) // keep the context alive: the stuck thread may still call the host API
+        // Keep the context and config alive: the stuck thread may still call the host API.
+        abandoned.append(Abandoned(context: run.context, config: run.config))
         logger.error("instance hung; abandoned", metadata: ["error": "\(message)"])
         setState(.failed, error: message)
     }
-    private var abandoned: [LiveRun] = []
+    /// What stuck plugin threads may still reach. Never released (the threads never end either).
+    private var abandoned: [Abandoned] = []
+    private struct Abandoned {
+        let context: InstanceContext
+        let config: ValidatedConfig
+    }
 
     private func destroyOnQueue(_ run: LiveRun) {
         let pointer = UnsafeTransfer(run.pointer)
@@ -329,7 +340,7 @@ public final class PluginInstance: @unchecked Sendable {
             return true
         }
         if done == nil {
-            abandoned.append(run)
+            abandoned.append(Abandoned(context: run.context, config: run.config))
             logger.error("destroy did not return in time; instance memory abandoned")
         }
     }
