@@ -42,11 +42,18 @@ let package = Package(
             pkgConfig: "libffi",
             providers: [.apt(["libffi-dev"])]
         ),
-        // The host: plugin host, queue and storage stand-ins, supervision, metrics.
+        // Small C helpers for the host: CRC-32C (SSE4.2 when present), fallocate.
+        .target(
+            name: "CStarbloomSupport",
+            path: "Sources/CStarbloomSupport",
+            cSettings: [.unsafeFlags(["-O2"])]
+        ),
+        // The host: plugin host, queue, storage, supervision, metrics.
         .target(
             name: "StarbloomCore",
             dependencies: [
                 "CStarbloomABI",
+                "CStarbloomSupport",
                 "CFFI",
                 .product(name: "Logging", package: "swift-log"),
             ],

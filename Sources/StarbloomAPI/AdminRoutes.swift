@@ -133,7 +133,13 @@ public enum AdminRoutes {
             if let problem = TopicName.problem(with: topic) { throw Problem.badRequest(problem) }
             let from = try query(request, "from", default: 0, range: 0...UInt64.max)
             let limit = try query(request, "limit", default: 100, range: 1...1000)
-            let records = try host.services.queue.read(topic: topic, from: from, limit: Int(limit))
+            let partition = try query(request, "partition", default: 0, range: 0...255)
+            let records: [QueueRecord]
+            do throws(QueueError) {
+                records = try host.services.queue.read(topic: topic, partition: Int(partition), from: from, limit: Int(limit))
+            } catch {
+                throw Problem.badRequest(error.message)
+            }
             return try json(RecordPage(records: records.map(RecordView.init), next: (records.last?.offset).map { $0 + 1 } ?? from))
         }
         return router

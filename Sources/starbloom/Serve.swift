@@ -74,7 +74,13 @@ extension Starbloom {
                 configuration.bundledPluginDirectories = [Self.executableDirectory]
             }
 
-            let starbloom = StarbloomHost(configuration: configuration, services: HostServices(logger: logger))
+            let services: HostServices
+            do {
+                services = try HostServices.embedded(configuration: configuration, logger: logger)
+            } catch {
+                throw ServeError(message: "cannot open the queue in \(configuration.dataDirectory)/queue: \(error.message)")
+            }
+            let starbloom = StarbloomHost(configuration: configuration, services: services)
             do {
                 try starbloom.start()
             } catch {

@@ -8,7 +8,8 @@ private func appendRecords(
 ) throws(QueueError) -> UInt64 {
     let arena = RecordArena(records)
     defer { arena.release() }
-    return try appender.append(UnsafeBufferPointer(start: arena.records, count: records.count), defaultEventTimeNs: defaultEventTimeNs)
+    let last = try appender.append(UnsafeBufferPointer(start: arena.records, count: records.count), defaultEventTimeNs: defaultEventTimeNs)
+    return last.offset - UInt64(records.count - 1) // the first record's offset (one partition)
 }
 
 private func record(
@@ -120,11 +121,11 @@ struct InMemoryQueueTests {
         #expect(info.bytes > 0)
 
         #expect(queue.committedOffset(group: "g1", topic: "q.t") == nil)
-        queue.commit(group: "g1", topic: "q.t", offset: 2)
+        try queue.commit(group: "g1", topic: "q.t", offset: 2)
         #expect(queue.committedOffset(group: "g1", topic: "q.t") == 2)
         #expect(queue.committedOffset(group: "g2", topic: "q.t") == nil)
         #expect(queue.committedOffset(group: "g1", topic: "other") == nil)
-        queue.commit(group: "g1", topic: "q.t", offset: 4)
+        try queue.commit(group: "g1", topic: "q.t", offset: 4)
         #expect(queue.committedOffset(group: "g1", topic: "q.t") == 4)
     }
 

@@ -30,7 +30,7 @@ wait_for() { # wait_for seconds command...
     local deadline=$((SECONDS + $1)); shift
     until "$@"; do [ $SECONDS -ge $deadline ] && return 1; sleep 0.2; done
 }
-record_count() { curl -s "$ADMIN/v1/topics" | python3 -c "import json,sys; t={x['name']:x['nextOffset'] for x in json.load(sys.stdin)}; print(t.get('$1',0))"; }
+record_count() { curl -s "$ADMIN/v1/topics" | python3 -c "import json,sys; t={x['name']:x['published'] for x in json.load(sys.stdin)}; print(t.get('$1',0))"; }
 has_records() { [ "$(record_count "$1")" -gt "${2:-0}" ]; }
 state_of() { curl -s "$ADMIN/v1/instances/$1" | python3 -c "import json,sys; print(json.load(sys.stdin)['status']['state'])"; }
 is_state() { [ "$(state_of "$1")" = "$2" ]; }

@@ -60,6 +60,21 @@ extension HostConfiguration {
             }
             try hostReader.rejectUnknown()
         }
+        if let queue = try reader.table("queue") {
+            configuration.queueDefaults = try topicSettings(queue, base: TopicSettings(), path: "queue.", file: file, allowName: false)
+        }
+        if let topics = try reader.tableArray("topics") {
+            for (index, table) in topics.enumerated() {
+                guard let name = table["name"]?.stringValue else {
+                    throw ConfigFileError(file: file, message: "topics[\(index)]: 'name' is required")
+                }
+                if let problem = TopicName.problem(with: name) {
+                    throw ConfigFileError(file: file, message: "topics[\(index)]: \(problem)")
+                }
+                let settings = try topicSettings(table, base: configuration.queueDefaults, path: "topic '\(name)': ", file: file, allowName: true)
+                configuration.topics.append((name, settings))
+            }
+        }
         if let instances = try reader.tableArray("instances") {
             var names = Set<String>()
             for (index, table) in instances.enumerated() {
@@ -115,6 +130,26 @@ extension HostConfiguration {
         try reader.rejectUnknown()
         if let problem = spec.problem { throw ConfigFileError(file: file, message: problem) }
         return spec
+    }
+
+    static func topicSettings(_ table: TOMLTable, base: TopicSettings, path: String, file: String, allowName: Bool) throws(ConfigFileError) -> TopicSettings {
+        var reader = TableReader(table: table, path: path, file: file)
+        if allowName { _ = try reader.string("name") }
+        var settings = base
+        if let value = try reader.int("partitions") { settings.partitions = Int(clamping: value) }
+        if let text = try reader.string("durability") {
+            guard let durability = TopicSettings.Durability(text: text) else {
+                throw ConfigFileError(file: file, message: "\(path)durability must be always, none, interval or interval:<ms>, got '\(text)'")
+            }
+            settings.durability = durability
+        }
+        if let value = try reader.int("max_record_bytes") { settings.maxRecordBytes = Int(clamping: value) }
+        if let value = try reader.int("segment_bytes") { settings.segmentBytes = Int(clamping: value) }
+        if let value = try reader.double("retention_seconds") { settings.retentionSeconds = value }
+        if let value = try reader.int("retention_bytes") { settings.retentionBytes = Int(clamping: value) }
+        try reader.rejectUnknown()
+        if let problem = settings.problem { throw ConfigFileError(file: file, message: "\(path)\(problem)") }
+        return settings
     }
 
     static func restartMode(_ text: String, where location: String, file: String) throws(ConfigFileError) -> RestartPolicy.Mode {

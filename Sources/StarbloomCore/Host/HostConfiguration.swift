@@ -13,6 +13,10 @@ public struct HostConfiguration: Sendable {
     /// Unchanged files (same size and modification time) are not read again.
     public var rescanInterval: Double? = 2.0
     public var instances: [InstanceSpec] = []
+    /// Settings of topics created on first publish (`[queue]`).
+    public var queueDefaults = TopicSettings()
+    /// Topics created at start with their own settings (`[[topics]]`).
+    public var topics: [(name: String, settings: TopicSettings)] = []
 
     public init() {}
 }

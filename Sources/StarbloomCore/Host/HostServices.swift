@@ -25,4 +25,14 @@ public struct HostServices: Sendable {
         self.metrics = metrics
         self.logger = logger
     }
+
+    /// The embedded defaults: the durable queue in `<dataDirectory>/queue` and in-memory state stores
+    /// (until the SQLite storage lands).
+    public static func embedded(configuration: HostConfiguration, logger: Logger) throws(QueueError) -> HostServices {
+        let queue = try DurableQueue(directory: "\(configuration.dataDirectory)/queue", defaults: configuration.queueDefaults, logger: logger)
+        for (name, settings) in configuration.topics {
+            try queue.createTopic(name, settings: settings)
+        }
+        return HostServices(queue: queue, logger: logger)
+    }
 }

@@ -29,7 +29,9 @@ enum HostAPITable {
 
     static func status(for error: QueueError) -> sb_status {
         switch error.code {
-        case .invalidTopic, .unknownTopic: SB_ERR_INVALID_ARGUMENT
+        case .invalidTopic, .unknownTopic, .invalidOffset, .invalidSettings: SB_ERR_INVALID_ARGUMENT
+        case .io: SB_ERR_UNAVAILABLE
+        case .corrupt: SB_ERR_INTERNAL
         case .tooLarge: SB_ERR_TOO_LARGE
         case .full: SB_ERR_FULL
         }
@@ -62,8 +64,7 @@ enum HostAPITable {
                 start = end
             }
             for run in runs {
-                let first = try run.appender.append(UnsafeBufferPointer(rebasing: records[run.range]), defaultEventTimeNs: now)
-                lastOffset = first &+ UInt64(run.range.count - 1)
+                lastOffset = try run.appender.append(UnsafeBufferPointer(rebasing: records[run.range]), defaultEventTimeNs: now).offset
             }
         } catch {
             context.publishErrors.add()

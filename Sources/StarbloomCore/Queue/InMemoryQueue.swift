@@ -1,8 +1,9 @@
 import CStarbloomABI
 import Foundation
 
-/// The queue stand-in until the durable log lands: per-topic append-only arenas in memory, bounded in
-/// bytes per topic (the oldest chunks are dropped first, and readers skip ahead to what is retained).
+/// A queue without disk: per-topic append-only arenas in memory, bounded in bytes per topic (the
+/// oldest chunks are dropped first, and readers skip ahead to what is retained). One partition per
+/// topic. Used by benchmarks that measure the host without storage, and by tests.
 ///
 /// `@unchecked Sendable`: `topicsByName` and `offsets` are guarded by `lock`; each topic guards itself.
 public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
@@ -29,7 +30,17 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         return created
     }
 
-    public func read(topic: String, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+    public func createTopic(_ name: String, settings: TopicSettings) throws(QueueError) {
+        if settings.partitions != 1 {
+            throw QueueError(code: .invalidSettings, message: "the in-memory queue keeps one partition per topic")
+        }
+        _ = try topic(named: name)
+    }
+
+    public func read(topic: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+        if partition != 0 {
+            throw QueueError(code: .invalidOffset, message: "topic '\(topic)' has one partition; partition \(partition) does not exist")
+        }
         lock.lock()
         let found = topicsByName[topic]
         lock.unlock()
@@ -47,13 +58,13 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         return all.map { $0.info() }.sorted { $0.name < $1.name }
     }
 
-    public func committedOffset(group: String, topic: String) -> UInt64? {
+    public func committedOffset(group: String, topic: String, partition: Int) -> UInt64? {
         lock.lock()
         defer { lock.unlock() }
         return offsets[group]?[topic]
     }
 
-    public func commit(group: String, topic: String, offset: UInt64) {
+    public func commit(group: String, topic: String, partition: Int, offset: UInt64) throws(QueueError) {
         lock.lock()
         defer { lock.unlock() }
         offsets[group, default: [:]][topic] = offset
@@ -112,7 +123,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         return (size + 7) & ~7
     }
 
-    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> UInt64 {
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition {
         // Validate the whole batch first: all or nothing.
         for record in records {
             let size = Self.frameSize(record)
@@ -135,7 +146,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
             write(record, size: size, into: chunk, defaultEventTimeNs: defaultEventTimeNs)
             nextOffset += 1
         }
-        return first
+        return RecordPosition(partition: 0, offset: first + UInt64(max(records.count - 1, 0)))
     }
 
     private func write(_ record: sb_record, size: Int, into chunk: Chunk, defaultEventTimeNs: Int64) {
@@ -219,7 +230,8 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
     func info() -> TopicInfo {
         lock.lock()
         defer { lock.unlock() }
-        return TopicInfo(name: name, firstOffset: chunks.first?.firstOffset ?? nextOffset, nextOffset: nextOffset,
-                         bytes: chunks.reduce(0) { $0 + $1.used })
+        return TopicInfo(name: name, partitions: [PartitionInfo(
+            partition: 0, firstOffset: chunks.first?.firstOffset ?? nextOffset, nextOffset: nextOffset,
+            bytes: chunks.reduce(0) { $0 + $1.used }, segments: chunks.count)], durability: "memory")
     }
 }

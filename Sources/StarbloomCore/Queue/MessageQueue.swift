@@ -1,24 +1,47 @@
 import CStarbloomABI
 
-/// What the plugin host needs from the queue. The embedded durable log (issue 3) implements this same
-/// protocol; until then `InMemoryQueue` stands in, bounded in memory.
+/// The queue as the rest of the host sees it. Backends: `DurableQueue` (the embedded log on disk, the
+/// default) and `InMemoryQueue` (no disk; benchmarks and tests). A NATS JetStream backend is meant to
+/// implement this same protocol, so nothing here assumes files.
 public protocol MessageQueue: AnyObject, Sendable {
-    /// The append handle for a topic, created on first use. Throws for an invalid name.
+    /// The append handle for a topic, created with default settings on first use.
     func topic(named name: String) throws(QueueError) -> any TopicAppender
-    /// Reads up to `limit` records starting at `offset` (or at the oldest retained one if `offset`
-    /// is older). Empty when nothing new.
-    func read(topic: String, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord]
+    /// Creates a topic with explicit settings. Throws if it exists with different settings.
+    func createTopic(_ name: String, settings: TopicSettings) throws(QueueError)
+    /// Reads up to `limit` records of one partition starting at `offset`. An offset older than
+    /// the oldest retained record starts at the oldest; an offset past the end is an error.
+    func read(topic: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord]
     func topics() -> [TopicInfo]
-    /// Committed offsets of a consumer group: the next offset to deliver.
-    func committedOffset(group: String, topic: String) -> UInt64?
-    func commit(group: String, topic: String, offset: UInt64)
-    /// Largest record (key + payload + headers) accepted.
+    /// The next offset a consumer group should read in a partition, if it ever committed one.
+    func committedOffset(group: String, topic: String, partition: Int) -> UInt64?
+    /// Persists a group's position: every record below `offset` is done.
+    func commit(group: String, topic: String, partition: Int, offset: UInt64) throws(QueueError)
+    /// Largest record accepted by default.
     var maxRecordBytes: Int { get }
 }
 
 /// Appends to one topic. Held by the host API per instance so the hot path skips name lookups.
 public protocol TopicAppender: AnyObject, Sendable {
     var name: String { get }
-    /// Appends `records` (buffers borrowed for the call) in order; all or nothing. Returns the first offset.
-    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> UInt64
+    /// Appends `records` (buffers borrowed for the call), routing each to a partition by its key;
+    /// all or nothing per partition. Returns where the last record went.
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition
+}
+
+public struct RecordPosition: Sendable, Equatable {
+    public var partition: Int
+    public var offset: UInt64
+}
+
+extension MessageQueue {
+    /// Reads partition 0 (single-partition topics).
+    public func read(topic: String, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+        try read(topic: topic, partition: 0, from: offset, limit: limit)
+    }
+    public func committedOffset(group: String, topic: String) -> UInt64? {
+        committedOffset(group: group, topic: topic, partition: 0)
+    }
+    public func commit(group: String, topic: String, offset: UInt64) throws(QueueError) {
+        try commit(group: group, topic: topic, partition: 0, offset: offset)
+    }
 }

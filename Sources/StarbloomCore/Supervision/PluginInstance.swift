@@ -34,6 +34,7 @@ public final class PluginInstance: @unchecked Sendable {
     let recordsOut: Counter
     let errors: Counter
     let restartsTotal: Counter
+    let deadLettered: Counter
 
     /// Everything that belongs to one start of the instance.
     final class LiveRun: @unchecked Sendable { // touched only on `control`, plus `exited` (a semaphore)
@@ -68,12 +69,13 @@ public final class PluginInstance: @unchecked Sendable {
         recordsOut = services.metrics.counter("starbloom_instance_records_out_total", help: "Records published or emitted by the instance", labels: labels)
         errors = services.metrics.counter("starbloom_instance_errors_total", help: "Failures of the instance (start, run, process, health)", labels: labels)
         restartsTotal = services.metrics.counter("starbloom_instance_restarts_total", help: "Restarts made by the restart policy", labels: labels)
+        deadLettered = services.metrics.counter("starbloom_instance_dead_lettered_total", help: "Records sent to the dead-letter topic after their last delivery", labels: labels)
         snapshot = Mutex(InstanceStatus(
             name: spec.name, plugin: spec.plugin, pluginVersion: nil, enabled: spec.enabled, state: .available,
             lastError: nil, restarts: 0, stateSince: Date(), recordsIn: 0, recordsOut: 0, errors: 0))
     }
 
-    // MARK: Public control (each blocks until the action is done; async variants are in PluginInstance+Async)
+    // MARK: Public control (each blocks until the action is done; the admin API calls them off its executor)
 
     public var status: InstanceStatus {
         var status = snapshot.withLock { $0 }

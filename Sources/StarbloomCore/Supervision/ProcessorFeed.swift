@@ -1,18 +1,20 @@
 import CStarbloomABI
 import Foundation
 
-/// The worker loop of a processor or sink instance: reads its input topics from the queue as the
-/// consumer group `instance/<name>`, hands batches to `process`, publishes what it emits, and commits
-/// the offsets of a batch only after `process` returned OK — so a batch that failed is delivered
-/// again after the restart policy acts (at-least-once).
+/// The worker loop of a processor or sink instance: reads every partition of the topics matching its
+/// input patterns (topics created later are picked up) as the consumer group `instance/<name>`, hands
+/// batches to `process`, and commits a batch's offsets only after `process` returned OK — so a batch
+/// that failed is delivered again after the restart policy acts (at-least-once).
 ///
-/// Rejected records (`emitter->reject`) go to the dead-letter topic `dlq.<instance>` at once, with the
-/// reason in the `starbloom-error` header. (The durable queue adds retries before the dead letter.)
+/// A record the plugin rejects (`emitter->reject`) is retried on its own up to `maxDeliveries` times
+/// in all; then it goes to the dead-letter topic `dlq.<instance>` with the reason in the
+/// `starbloom-error` header and the delivery count in `starbloom-deliveries`.
 struct ProcessorFeed {
     let instance: PluginInstance
     let run: PluginInstance.LiveRun
     let inputs: [String]
     var batchSize = 512
+    var maxDeliveries = 3
 
     /// Runs until a stop is requested (returns OK) or `process` fails (returns its error).
     func loop() -> (sb_status, String) {
@@ -22,17 +24,23 @@ struct ProcessorFeed {
         var idleWait: UInt64 = 1_000_000
         while !context.isStopRequested {
             var delivered = false
-            let topics = queue.topics().map(\.name).filter { topic in
-                inputs.contains { TopicName.matches(pattern: $0, topic: topic) }
-            }
-            for topic in topics where !context.isStopRequested {
-                let from = queue.committedOffset(group: group, topic: topic) ?? 0
-                guard let records = try? queue.read(topic: topic, from: from, limit: batchSize), !records.isEmpty else { continue }
-                delivered = true
-                let outcome = process(records)
-                if outcome.0 != SB_OK { return outcome }
-                queue.commit(group: group, topic: topic, offset: records[records.count - 1].offset + 1)
-                instance.recordsIn.add(UInt64(records.count))
+            let topics = queue.topics().filter { topic in inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) } }
+            for topic in topics {
+                for partition in topic.partitions where !context.isStopRequested {
+                    let from = queue.committedOffset(group: group, topic: topic.name, partition: partition.partition) ?? 0
+                    guard let records = try? queue.read(topic: topic.name, partition: partition.partition, from: from, limit: batchSize),
+                          !records.isEmpty else { continue }
+                    delivered = true
+                    let outcome = deliver(records)
+                    if outcome.0 != SB_OK { return outcome }
+                    do {
+                        try queue.commit(group: group, topic: topic.name, partition: partition.partition,
+                                         offset: records[records.count - 1].offset + 1)
+                    } catch {
+                        return (SB_ERR_UNAVAILABLE, "cannot commit the consumer offset: \(error.message)")
+                    }
+                    instance.recordsIn.add(UInt64(records.count))
+                }
             }
             if delivered {
                 idleWait = 1_000_000
@@ -44,8 +52,29 @@ struct ProcessorFeed {
         return (SB_OK, "")
     }
 
+    /// Processes a batch, then retries each rejected record alone until it passes or runs out of deliveries.
+    private func deliver(_ records: [QueueRecord]) -> (sb_status, String) {
+        var (status, message, rejected) = process(records)
+        if status != SB_OK { return (status, message) }
+        for (index, firstReason) in rejected {
+            var reason = firstReason
+            var deliveries = 1
+            while deliveries < maxDeliveries {
+                deliveries += 1
+                let retry = process([records[index]])
+                if retry.0 != SB_OK { return (retry.0, retry.1) }
+                guard let again = retry.2.first else { reason = ""; break }
+                reason = again.reason
+            }
+            if !reason.isEmpty { // still rejected after its last delivery
+                if let failure = deadLetter(records[index], reason: reason, deliveries: deliveries) { return failure }
+            }
+        }
+        return (SB_OK, "")
+    }
+
     /// Lays the batch out as `sb_record`s over one arena and calls `process`.
-    private func process(_ records: [QueueRecord]) -> (sb_status, String) {
+    private func process(_ records: [QueueRecord]) -> (sb_status, String, [(index: Int, reason: String)]) {
         let arena = RecordArena(records)
         defer { arena.release() }
         let emitContext = EmitContext(feed: self, batch: records)
@@ -62,14 +91,40 @@ struct ProcessorFeed {
                 })
             var message = sb_message()
             let status = run.plugin.process!(run.pointer, arena.records, records.count, &emitter, &message)
-            return (status, CStrings.read(message: &message))
+            return (status, CStrings.read(message: &message), emitContext.rejected)
         }
+    }
+
+    /// Sends a record that kept failing to `dlq.<instance>`. Returns a failure to stop the worker if
+    /// even that is impossible (the batch is then delivered again).
+    private func deadLetter(_ original: QueueRecord, reason: String, deliveries: Int) -> (sb_status, String)? {
+        var headers = original.headers
+        headers.append(.init(name: "starbloom-error", value: Array(reason.utf8)))
+        headers.append(.init(name: "starbloom-deliveries", value: Array(String(deliveries).utf8)))
+        headers.append(.init(name: "starbloom-source-topic", value: Array(original.topic.utf8)))
+        headers.append(.init(name: "starbloom-source-partition", value: Array(String(original.partition).utf8)))
+        headers.append(.init(name: "starbloom-source-offset", value: Array(String(original.offset).utf8)))
+        let dead = QueueRecord(topic: "dlq.\(instance.name)", offset: 0, key: original.key, payload: original.payload,
+                               headers: headers, eventTimeNs: original.eventTimeNs)
+        let arena = RecordArena([dead])
+        defer { arena.release() }
+        do {
+            let appender = try instance.services.queue.topic(named: dead.topic)
+            _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: dead.eventTimeNs)
+        } catch {
+            return (SB_ERR_UNAVAILABLE, "dead-letter publish to '\(dead.topic)' failed: \(error.message)")
+        }
+        instance.errors.add()
+        instance.deadLettered.add()
+        return nil
     }
 
     /// The `ctx` of the emitter handed to one `process` call.
     final class EmitContext {
         let feed: ProcessorFeed
         let batch: [QueueRecord]
+        var rejected: [(index: Int, reason: String)] = []
+
         init(feed: ProcessorFeed, batch: [QueueRecord]) {
             self.feed = feed
             self.batch = batch
@@ -87,22 +142,8 @@ struct ProcessorFeed {
             guard index < batch.count else {
                 return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "reject: index \(index) is outside the batch of \(batch.count)")
             }
-            let original = batch[index]
-            var headers = original.headers
-            headers.append(.init(name: "starbloom-error", value: Array(CStrings.string(reason).utf8)))
-            headers.append(.init(name: "starbloom-source-topic", value: Array(original.topic.utf8)))
-            headers.append(.init(name: "starbloom-source-offset", value: Array(String(original.offset).utf8)))
-            let dead = QueueRecord(topic: "dlq.\(feed.instance.name)", offset: 0, key: original.key, payload: original.payload,
-                                   headers: headers, eventTimeNs: original.eventTimeNs)
-            let arena = RecordArena([dead])
-            defer { arena.release() }
-            do {
-                let appender = try feed.instance.services.queue.topic(named: dead.topic)
-                _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: dead.eventTimeNs)
-            } catch {
-                return HostAPITable.fail(SB_ERR_INTERNAL, "dead-letter publish failed: \(error.message)")
-            }
-            feed.instance.errors.add()
+            let text = CStrings.string(reason)
+            rejected.append((index, text.isEmpty ? "rejected by the plugin" : text))
             return SB_OK
         }
     }
@@ -152,7 +193,7 @@ struct RecordArena {
                 payload: sb_bytes(ptr: payload.assumingMemoryBound(to: UInt8.self), len: record.payload.count),
                 headers: record.headers.isEmpty ? nil : UnsafePointer(headers + firstHeader),
                 header_count: record.headers.count,
-                event_time_ns: record.eventTimeNs, offset: record.offset, partition: 0, reserved: 0)
+                event_time_ns: record.eventTimeNs, offset: record.offset, partition: UInt32(record.partition), reserved: 0)
         }
     }
 

@@ -1,0 +1,205 @@
+import Foundation
+import Logging
+
+/// The embedded durable queue: one directory per topic under `<data>/queue/topics`, one per partition
+/// below it, segment files inside (see `PartitionLog`). Topic settings live in `topic.json`; consumer
+/// group offsets in `offsets.log` (see `ConsumerOffsetStore`).
+///
+/// A background thread writes pending data of `none`/`interval` topics every 2 ms, fsyncs `interval`
+/// topics on their schedule, and applies retention every second.
+///
+/// `@unchecked Sendable`: `topicsByName` is guarded by `lock`; the maintenance thread stops via
+/// `stopping` (its own lock).
+public final class DurableQueue: MessageQueue, @unchecked Sendable {
+    public let directory: String
+    public let defaults: TopicSettings
+    private let topicsDirectory: String
+    private let offsetStore: ConsumerOffsetStore
+    private let logger: Logger
+    private let lock = NSLock()
+    private var topicsByName: [String: DurableTopic] = [:]
+    private let stopping = NSCondition()
+    private var stopped = false
+    private var lastSync: [String: Date] = [:]
+    /// What recovery found when the queue opened (truncated tails, corrupt segments, rebuilt indexes).
+    public private(set) var recoveryReport: [String] = []
+
+    public var maxRecordBytes: Int { defaults.maxRecordBytes }
+
+    public init(directory: String, defaults: TopicSettings = TopicSettings(), logger: Logger = Logger(label: "starbloom.queue")) throws(QueueError) {
+        if let problem = defaults.problem { throw QueueError(code: .invalidSettings, message: "queue defaults: \(problem)") }
+        self.directory = directory
+        self.defaults = defaults
+        self.logger = logger
+        topicsDirectory = "\(directory)/topics"
+        do {
+            try FileManager.default.createDirectory(atPath: topicsDirectory, withIntermediateDirectories: true)
+        } catch {
+            throw QueueError(code: .io, message: "cannot create \(topicsDirectory): \(error)")
+        }
+        offsetStore = try ConsumerOffsetStore(directory: directory)
+        for name in ((try? FileManager.default.contentsOfDirectory(atPath: topicsDirectory)) ?? []).sorted() {
+            guard TopicName.problem(with: name) == nil else { continue }
+            let settings = Self.loadSettings("\(topicsDirectory)/\(name)") ?? defaults
+            let topic = try DurableTopic(name: name, directory: "\(topicsDirectory)/\(name)", settings: settings)
+            topicsByName[name] = topic
+            for partition in topic.partitions { recoveryReport += partition.recoveryReport }
+        }
+        for line in recoveryReport { logger.warning("queue recovery", metadata: ["detail": "\(line)"]) }
+        let thread = Thread { [weak self] in self?.maintain() }
+        thread.name = "sb-queue-maintenance"
+        thread.start()
+    }
+
+    /// Stops the maintenance thread after a final flush of pending data.
+    public func close() {
+        stopping.lock()
+        stopped = true
+        stopping.broadcast()
+        stopping.unlock()
+        for topic in allTopics { for partition in topic.partitions { partition.flushPending(); partition.syncIfNeeded() } }
+    }
+
+    deinit { close() }
+
+    private var allTopics: [DurableTopic] {
+        lock.lock()
+        defer { lock.unlock() }
+        return Array(topicsByName.values)
+    }
+
+    public func topic(named name: String) throws(QueueError) -> any TopicAppender {
+        try durableTopic(named: name, settings: nil)
+    }
+
+    public func createTopic(_ name: String, settings: TopicSettings) throws(QueueError) {
+        if let problem = settings.problem { throw QueueError(code: .invalidSettings, message: "topic '\(name)': \(problem)") }
+        let topic = try durableTopic(named: name, settings: settings)
+        if topic.settings != settings {
+            throw QueueError(code: .invalidSettings, message: "topic '\(name)' already exists with other settings")
+        }
+    }
+
+    private func durableTopic(named name: String, settings: TopicSettings?) throws(QueueError) -> DurableTopic {
+        lock.lock()
+        defer { lock.unlock() }
+        if let existing = topicsByName[name] { return existing }
+        if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
+        let chosen = settings ?? defaults
+        let path = "\(topicsDirectory)/\(name)"
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            let data = try JSONEncoder().encode(chosen)
+            try data.write(to: URL(fileURLWithPath: "\(path)/topic.json"), options: .atomic)
+            try syncDirectory(topicsDirectory)
+        } catch let error as QueueError {
+            throw error
+        } catch {
+            throw QueueError(code: .io, message: "cannot create topic '\(name)': \(error)")
+        }
+        let topic = try DurableTopic(name: name, directory: path, settings: chosen)
+        topicsByName[name] = topic
+        return topic
+    }
+
+    private static func loadSettings(_ path: String) -> TopicSettings? {
+        guard let data = FileManager.default.contents(atPath: "\(path)/topic.json") else { return nil }
+        return try? JSONDecoder().decode(TopicSettings.self, from: data)
+    }
+
+    private func existing(_ name: String) throws(QueueError) -> DurableTopic {
+        lock.lock()
+        let found = topicsByName[name]
+        lock.unlock()
+        guard let found else {
+            if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
+            throw QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+        }
+        return found
+    }
+
+    public func read(topic name: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+        let topic: DurableTopic
+        do {
+            topic = try existing(name)
+        } catch where error.code == .unknownTopic {
+            return [] // a subscriber may ask before the first publish
+        }
+        guard topic.partitions.indices.contains(partition) else {
+            throw QueueError(code: .invalidOffset, message: "topic '\(name)' has \(topic.partitions.count) partition(s); partition \(partition) does not exist")
+        }
+        return try topic.partitions[partition].read(from: offset, limit: limit)
+    }
+
+    public func topics() -> [TopicInfo] {
+        allTopics.map(\.info).sorted { $0.name < $1.name }
+    }
+
+    public func committedOffset(group: String, topic: String, partition: Int) -> UInt64? {
+        offsetStore.offset(group: group, topic: topic, partition: partition)
+    }
+
+    public func commit(group: String, topic name: String, partition: Int, offset: UInt64) throws(QueueError) {
+        if group.isEmpty || group.utf8.count > 255 {
+            throw QueueError(code: .invalidSettings, message: "consumer group name must be 1-255 bytes")
+        }
+        let topic = try existing(name)
+        guard topic.partitions.indices.contains(partition) else {
+            throw QueueError(code: .invalidOffset, message: "topic '\(name)' has no partition \(partition)")
+        }
+        let next = topic.partitions[partition].info.nextOffset
+        if offset > next {
+            throw QueueError(code: .invalidOffset, message: "cannot commit offset \(offset) for topic '\(name)' partition \(partition): its next offset is \(next)")
+        }
+        try offsetStore.commit(group: group, topic: name, partition: partition, offset: offset)
+    }
+
+    /// Consumer groups that ever committed.
+    public var groups: [String] { offsetStore.groups }
+
+    /// Partitions of a topic (for subscribers); nil if it does not exist.
+    public func partitionCount(of name: String) -> Int? {
+        lock.lock()
+        defer { lock.unlock() }
+        return topicsByName[name]?.partitions.count
+    }
+
+    // MARK: Maintenance
+
+    private func maintain() {
+        var lastRetention = Date()
+        while true {
+            stopping.lock()
+            if !stopped { _ = stopping.wait(until: Date(timeIntervalSinceNow: 0.002)) }
+            let done = stopped
+            stopping.unlock()
+            if done { return }
+            let now = Date()
+            for topic in allTopics {
+                switch topic.settings.durability {
+                case .always:
+                    continue
+                case .none:
+                    for partition in topic.partitions { partition.flushPending() }
+                case .interval(let ms):
+                    for partition in topic.partitions { partition.flushPending() }
+                    if now.timeIntervalSince(lastSync[topic.name] ?? .distantPast) * 1000 >= Double(ms) {
+                        lastSync[topic.name] = now
+                        for partition in topic.partitions { partition.syncIfNeeded() }
+                    }
+                }
+            }
+            if now.timeIntervalSince(lastRetention) >= 1 {
+                lastRetention = now
+                for topic in allTopics where topic.settings.retentionBytes != nil || topic.settings.retentionSeconds != nil {
+                    for partition in topic.partitions { partition.enforceRetention(now: now) }
+                }
+            }
+        }
+    }
+
+    /// Applies retention now (tests, admin).
+    public func enforceRetention() {
+        for topic in allTopics { for partition in topic.partitions { partition.enforceRetention() } }
+    }
+}

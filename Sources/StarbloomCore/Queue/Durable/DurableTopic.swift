@@ -1,0 +1,60 @@
+import CStarbloomABI
+import Foundation
+import Synchronization
+
+/// A topic of the durable queue: its settings and partitions. Records are routed to a partition by
+/// a hash of their key (FNV-1a), so one key always lands in one partition and keeps its order there;
+/// records without a key go to one partition per batch, rotating between batches.
+final class DurableTopic: TopicAppender, Sendable {
+    let name: String
+    let settings: TopicSettings
+    let partitions: [PartitionLog]
+    private let rotation = Atomic<Int>(0)
+
+    init(name: String, directory: String, settings: TopicSettings) throws(QueueError) {
+        self.name = name
+        self.settings = settings
+        var partitions: [PartitionLog] = []
+        for index in 0..<settings.partitions {
+            partitions.append(try PartitionLog(topic: name, partition: index, directory: "\(directory)/\(index)", settings: settings))
+        }
+        self.partitions = partitions
+    }
+
+    @inline(__always)
+    static func partition(forKey key: sb_bytes, count: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let base = key.ptr {
+            for i in 0..<key.len {
+                hash ^= UInt64(base[i])
+                hash &*= 0x0000_0100_0000_01B3
+            }
+        }
+        return Int(hash % UInt64(count))
+    }
+
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition {
+        if partitions.count == 1 {
+            let offset = try partitions[0].append(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs)
+            return RecordPosition(partition: 0, offset: offset)
+        }
+        let keyless = rotation.add(1, ordering: .relaxed).newValue % partitions.count
+        var groups = [[Int]](repeating: [], count: partitions.count)
+        var lastPartition = 0
+        for (index, record) in records.enumerated() {
+            let target = record.key.len == 0 ? keyless : Self.partition(forKey: record.key, count: partitions.count)
+            groups[target].append(index)
+            lastPartition = target
+        }
+        var last = RecordPosition(partition: 0, offset: 0)
+        for (partition, indices) in groups.enumerated() where !indices.isEmpty {
+            let offset = try partitions[partition].append(records, indices: indices, defaultEventTimeNs: defaultEventTimeNs)
+            if partition == lastPartition { last = RecordPosition(partition: partition, offset: offset) }
+        }
+        return last
+    }
+
+    var info: TopicInfo {
+        TopicInfo(name: name, partitions: partitions.map(\.info), durability: settings.durability.text)
+    }
+}

@@ -1,0 +1,463 @@
+import CStarbloomABI
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One partition of a topic: an append-only sequence of segment files with group commit.
+///
+/// Publishers encode frames into `pending` under the lock. Whoever finds no flush in progress becomes
+/// the flusher: it swaps `pending` with the empty `spare`, writes it with one `pwrite` (rolling
+/// segments as needed) and, for `always`, one `fdatasync` — outside the lock, so other publishers keep
+/// encoding into the fresh buffer and are all acknowledged by the next flush. Memory is bounded by the
+/// two buffers: a publisher that finds both full waits (or gets `.full` when non-blocking).
+///
+/// Readers see offsets below `visibleOffset`: written to the file, and for `always` also fsynced,
+/// so a consumer never sees a record that a crash could take back.
+///
+/// `@unchecked Sendable`: every mutable property is guarded by `condition` (its lock), except the
+/// in-flight buffer and the active segment's file contents, which only the flusher (`flushing`) touches.
+final class PartitionLog: @unchecked Sendable {
+    let topic: String
+    let partition: Int
+    let directory: String
+    private(set) var settings: TopicSettings
+    private let condition = NSCondition()
+    private var segments: [LogSegment] = []
+    private var nextOffset: UInt64 = 0
+    private var visibleOffset: UInt64 = 0
+    private var durableOffset: UInt64 = 0
+    private var pending: WriteBuffer
+    private var spare: WriteBuffer
+    private var flushing = false
+    private var unsyncedWrites = false
+    private var failure: String?
+    /// What recovery found and did (torn tails truncated, corrupt segments), for operators.
+    private(set) var recoveryReport: [String] = []
+
+    static let bufferCapacity = 4 << 20
+    /// `none`/`interval`: a publisher flushes inline once this much is pending (the flusher thread
+    /// handles smaller amounts every few milliseconds).
+    static let inlineFlushThreshold = 1 << 20
+
+    init(topic: String, partition: Int, directory: String, settings: TopicSettings) throws(QueueError) {
+        self.topic = topic
+        self.partition = partition
+        self.directory = directory
+        self.settings = settings
+        pending = WriteBuffer(capacity: Self.bufferCapacity)
+        spare = WriteBuffer(capacity: Self.bufferCapacity)
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw QueueError(code: .io, message: "cannot create \(directory): \(error)")
+        }
+        try recover()
+    }
+
+    deinit {
+        pending.free()
+        spare.free()
+    }
+
+    // MARK: Append
+
+    /// Appends records (the ones at `indices`, or all) in order. Returns the offset of the last one.
+    func append(_ records: UnsafeBufferPointer<sb_record>, indices: [Int]?, defaultEventTimeNs: Int64,
+                nonBlocking: Bool = false) throws(QueueError) -> UInt64 {
+        var total = 0
+        let count = indices?.count ?? records.count
+        for i in 0..<count {
+            let record = records[indices?[i] ?? i]
+            let bytes = RecordFrame.recordBytes(of: record)
+            if bytes > settings.maxRecordBytes {
+                throw QueueError(code: .tooLarge,
+                                 message: "record of \(bytes) bytes exceeds the limit of \(settings.maxRecordBytes) bytes on topic '\(topic)'")
+            }
+            total += bytes + RecordFrame.headerSize
+        }
+        condition.lock()
+        defer { condition.unlock() }
+        if let failure { throw QueueError(code: .io, message: failure) }
+        // Backpressure: wait while the pending buffer cannot take this batch and a flush is running.
+        while pending.used > 0 && pending.used + total > pending.capacity {
+            if !flushing {
+                try flushLocked(sync: settings.durability == .always)
+                continue
+            }
+            if nonBlocking {
+                throw QueueError(code: .full, message: "topic '\(topic)' partition \(partition): write buffers are full")
+            }
+            condition.wait()
+            if let failure { throw QueueError(code: .io, message: failure) }
+        }
+        pending.reserve(total)
+        if pending.count == 0 { pending.firstOffset = nextOffset }
+        for i in 0..<count {
+            let record = records[indices?[i] ?? i]
+            let size = RecordFrame.size(of: record)
+            RecordFrame.encode(record, offset: nextOffset, eventTimeNs: record.event_time_ns == 0 ? defaultEventTimeNs : record.event_time_ns,
+                               size: size, into: pending.base + pending.used)
+            pending.used += size
+            pending.count += 1
+            nextOffset += 1
+        }
+        let last = nextOffset - 1
+        switch settings.durability {
+        case .always:
+            while durableOffset <= last {
+                if let failure { throw QueueError(code: .io, message: failure) }
+                if !flushing {
+                    try flushLocked(sync: true)
+                } else {
+                    condition.wait()
+                }
+            }
+        case .none, .interval:
+            if pending.used >= Self.inlineFlushThreshold && !flushing {
+                try flushLocked(sync: false)
+            }
+        }
+        return last
+    }
+
+    /// Writes whatever is pending (called by the background flusher for `none` and `interval`).
+    func flushPending() {
+        condition.lock()
+        defer { condition.unlock() }
+        if !flushing && pending.count > 0 { try? flushLocked(sync: false) }
+    }
+
+    /// fdatasync if anything was written since the last sync (`interval` durability).
+    func syncIfNeeded() {
+        condition.lock()
+        guard unsyncedWrites, !flushing, let active = segments.last else {
+            condition.unlock()
+            return
+        }
+        let target = visibleOffset
+        unsyncedWrites = false
+        flushing = true
+        condition.unlock()
+        let ok = fdatasync(active.fd) == 0
+        condition.lock()
+        flushing = false
+        if ok { durableOffset = max(durableOffset, target) } else { unsyncedWrites = true }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// With the lock held and no flush running: writes `pending` (and syncs), unlocking meanwhile.
+    private func flushLocked(sync: Bool) throws(QueueError) {
+        guard pending.count > 0 else { return }
+        flushing = true
+        swap(&pending, &spare)
+        pending.firstOffset = nextOffset
+        let batch = spare
+        var active = segments.last!
+        var notes: [(segment: LogSegment, offset: UInt64, position: Int)] = []
+        var segmentEnds: [(segment: LogSegment, size: Int, next: UInt64)] = []
+        var writeStart = 0
+        var position = active.size
+        var cursor = 0
+        var offset = batch.firstOffset
+        var error: String?
+        condition.unlock()
+
+        func writeRange(_ from: Int, _ to: Int, at filePosition: Int, _ segment: LogSegment) -> Bool {
+            var done = 0
+            while done < to - from {
+                let n = pwrite(segment.fd, batch.base + from + done, to - from - done, off_t(filePosition + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    error = "write to \(segment.logPath) failed: \(String(cString: strerror(errno)))"
+                    return false
+                }
+                done += n
+            }
+            return true
+        }
+
+        var segmentStartPosition = active.size
+        while cursor < batch.used && error == nil {
+            let length = Int(UInt32(littleEndian: (batch.base + cursor).loadUnaligned(as: UInt32.self)))
+            if position > 0 && position + length > settings.segmentBytes {
+                // Roll: write what belongs to the old segment, seal it, continue in a new one.
+                if writeRange(writeStart, cursor, at: segmentStartPosition, active) {
+                    segmentEnds.append((active, position, offset))
+                    if fdatasync(active.fd) != 0 { error = "fdatasync of \(active.logPath) failed" }
+                    condition.lock()
+                    let created: LogSegment?
+                    do {
+                        created = try LogSegment.create(baseOffset: offset, directory: directory, capacity: settings.segmentBytes)
+                    } catch let failure {
+                        error = failure.message
+                        created = nil
+                    }
+                    if let created {
+                        seal(active, size: position, next: offset)
+                        segments.append(created)
+                        active = created
+                    }
+                    condition.unlock()
+                }
+                writeStart = cursor
+                position = 0
+                segmentStartPosition = 0
+                if error != nil { break }
+            }
+            notes.append((active, offset, position))
+            position += length
+            cursor += length
+            offset += 1
+        }
+        if error == nil, writeRange(writeStart, batch.used, at: segmentStartPosition, active) {
+            segmentEnds.append((active, position, offset))
+            if sync && fdatasync(active.fd) != 0 {
+                error = "fdatasync of \(active.logPath) failed: \(String(cString: strerror(errno)))"
+            }
+        }
+
+        condition.lock()
+        flushing = false
+        spare.reset()
+        if let error {
+            // The bytes may or may not be on disk; nothing after this point can be acknowledged.
+            failure = "partition \(partition) of topic '\(topic)' stopped accepting writes: \(error)"
+            condition.broadcast()
+            throw QueueError(code: .io, message: failure!)
+        }
+        let now = Date()
+        for note in notes { note.segment.noteFrame(offset: note.offset, position: note.position) }
+        for end in segmentEnds {
+            end.segment.size = end.size
+            end.segment.nextOffset = end.next
+            end.segment.lastAppend = now
+        }
+        visibleOffset = offset
+        if sync { durableOffset = offset } else { unsyncedWrites = true }
+        condition.broadcast()
+    }
+
+    /// Marks a full segment read-only: trims preallocation and writes its index file. Under the lock.
+    private func seal(_ segment: LogSegment, size: Int, next: UInt64) {
+        segment.size = size
+        segment.nextOffset = next
+        segment.sealed = true
+        ftruncate(segment.fd, off_t(size))
+        segment.writeIndexFile()
+    }
+
+    // MARK: Read
+
+    func read(from requested: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+        condition.lock()
+        if requested > nextOffset {
+            let next = nextOffset
+            condition.unlock()
+            throw QueueError(code: .invalidOffset,
+                             message: "offset \(requested) is beyond the end of topic '\(topic)' partition \(partition) (next offset \(next))")
+        }
+        let visible = visibleOffset
+        let snapshot = segments.map { (segment: $0, size: $0.size, next: $0.nextOffset) }
+        let first = snapshot.first?.segment.baseOffset ?? 0
+        var start = max(requested, first)
+        var index = snapshot.lastIndex { $0.segment.baseOffset <= start } ?? 0
+        var position = snapshot.isEmpty ? 0 : snapshot[index].segment.position(for: start)
+        condition.unlock()
+
+        var result: [QueueRecord] = []
+        guard limit > 0, start < visible, !snapshot.isEmpty else { return result }
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while result.count < limit && start < visible && index < snapshot.count {
+            let (segment, size, next) = snapshot[index]
+            if start >= next || position >= size {
+                index += 1
+                position = 0
+                if index < snapshot.count { start = max(start, snapshot[index].segment.baseOffset) }
+                continue
+            }
+            let want = min(buffer.count, size - position)
+            let got = buffer.withUnsafeMutableBytes { pread(segment.fd, $0.baseAddress, want, off_t(position)) }
+            if got <= 0 {
+                throw QueueError(code: .io, message: "read of \(segment.logPath) at \(position) failed")
+            }
+            var cursor = 0
+            var grew = false
+            var corruption: QueueError?
+            buffer.withUnsafeBytes { raw in
+                while cursor < got && result.count < limit {
+                    switch RecordFrame.check(raw.baseAddress! + cursor, available: got - cursor) {
+                    case .valid(let length, let offset):
+                        if offset >= visible { start = visible; return }
+                        if offset >= start {
+                            result.append(RecordFrame.decode(raw.baseAddress! + cursor, topic: topic, partition: partition))
+                            start = offset + 1
+                        }
+                        cursor += length
+                    case .incomplete(let length):
+                        if cursor == 0 { grew = true; buffer = [UInt8](repeating: 0, count: max(length, buffer.count * 2)) }
+                        return
+                    case .end:
+                        cursor = got
+                        position = size
+                        return
+                    case .corrupt(let why):
+                        corruption = QueueError(code: .corrupt, message: "\(segment.logPath) is corrupt at position \(position + cursor): \(why)")
+                        return
+                    }
+                }
+            }
+            if let corruption { throw corruption }
+            if !grew { position += cursor }
+        }
+        return result
+    }
+
+    // MARK: Info and retention
+
+    var info: PartitionInfo {
+        condition.lock()
+        defer { condition.unlock() }
+        return PartitionInfo(partition: partition, firstOffset: segments.first?.baseOffset ?? nextOffset, nextOffset: nextOffset,
+                             bytes: segments.reduce(0) { $0 + $1.size }, segments: segments.count)
+    }
+
+    /// Drops whole old segments (never the active one) past the size or age limit.
+    func enforceRetention(now: Date = Date()) {
+        condition.lock()
+        var dropped: [LogSegment] = []
+        while segments.count > 1 {
+            let total = segments.reduce(0) { $0 + $1.size }
+            let oldest = segments[0]
+            let tooBig = settings.retentionBytes.map { total > $0 } ?? false
+            let tooOld = settings.retentionSeconds.map { now.timeIntervalSince(oldest.lastAppend) > $0 } ?? false
+            guard tooBig || tooOld else { break }
+            dropped.append(segments.removeFirst())
+        }
+        condition.unlock()
+        for segment in dropped { segment.removeFiles() }
+    }
+
+    // MARK: Recovery
+
+    /// Opens existing segments: trusts a sealed segment's intact index file, otherwise scans it frame by
+    /// frame. A torn or corrupt tail of the last segment is truncated; a corrupt middle segment is
+    /// served up to the damage. Everything found is written to `recoveryReport`.
+    private func recover() throws(QueueError) {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let bases = names.compactMap { name -> UInt64? in
+            guard name.hasSuffix(".log"), name.count == 24 else { return nil }
+            return UInt64(name.prefix(20))
+        }.sorted()
+        for (position, base) in bases.enumerated() {
+            let isLast = position == bases.count - 1
+            let path = "\(directory)/\(LogSegment.fileName(baseOffset: base))"
+            let fd = open(path, O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else { throw QueueError.io("cannot open segment \(path)", errno) }
+            var status = stat()
+            fstat(fd, &status)
+            let fileLength = Int(status.st_size)
+            let modified = Date(timeIntervalSince1970: Double(status.st_mtim.tv_sec))
+            let segment = LogSegment(baseOffset: base, directory: directory, fd: fd, size: 0, lastAppend: modified)
+            if !isLast && segment.loadIndexFile(fileLength: fileLength) {
+                segment.sealed = true
+            } else {
+                if !isLast && FileManager.default.fileExists(atPath: segment.indexPath) == false {
+                    recoveryReport.append("rebuilt the missing index of \(segment.logPath)")
+                } else if !isLast {
+                    recoveryReport.append("rebuilt the damaged index of \(segment.logPath)")
+                }
+                scan(segment, fileLength: fileLength, isLast: isLast)
+                if !isLast {
+                    segment.sealed = true
+                    segment.writeIndexFile()
+                }
+            }
+            if let previous = segments.last, segment.baseOffset < previous.nextOffset {
+                recoveryReport.append("\(segment.logPath) overlaps the previous segment; ignored")
+                continue
+            }
+            segments.append(segment)
+        }
+        if segments.isEmpty {
+            segments.append(try LogSegment.create(baseOffset: 0, directory: directory, capacity: settings.segmentBytes))
+        } else if let last = segments.last, last.sealed || last.size >= settings.segmentBytes {
+            segments.append(try LogSegment.create(baseOffset: last.nextOffset, directory: directory, capacity: settings.segmentBytes))
+        }
+        nextOffset = segments.last!.nextOffset
+        visibleOffset = nextOffset
+        durableOffset = nextOffset
+    }
+
+    /// Reads every frame of a segment, building its index and finding where valid data ends.
+    private func scan(_ segment: LogSegment, fileLength: Int, isLast: Bool) {
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var position = 0
+        var expected = segment.baseOffset
+        var problem: String?
+        scanning: while position < fileLength {
+            let want = min(buffer.count, fileLength - position)
+            let got = buffer.withUnsafeMutableBytes { pread(segment.fd, $0.baseAddress, want, off_t(position)) }
+            if got <= 0 { problem = "read failed"; break }
+            var cursor = 0
+            var stop = false
+            buffer.withUnsafeBytes { raw in
+                while cursor < got {
+                    switch RecordFrame.check(raw.baseAddress! + cursor, available: got - cursor) {
+                    case .valid(let length, let offset):
+                        if offset != expected {
+                            problem = "offset \(offset) where \(expected) was expected"
+                            stop = true
+                            return
+                        }
+                        segment.noteFrame(offset: offset, position: position + cursor)
+                        expected += 1
+                        cursor += length
+                    case .incomplete(let length):
+                        if position + cursor + length > fileLength {
+                            problem = "a frame of \(length) bytes runs past the end of the file"
+                            stop = true
+                        } else if cursor == 0 {
+                            buffer = [UInt8](repeating: 0, count: max(length, buffer.count * 2))
+                        }
+                        return
+                    case .end:
+                        stop = true
+                        return
+                    case .corrupt(let why):
+                        problem = why
+                        stop = true
+                        return
+                    }
+                }
+            }
+            position += cursor
+            if stop { break scanning }
+        }
+        segment.size = position
+        segment.nextOffset = expected
+        guard let problem else {
+            if isLast && position < fileLength {
+                // Preallocated zeros after the data: nothing to report.
+            }
+            return
+        }
+        let lost = fileLength - position
+        if isLast {
+            ftruncate(segment.fd, off_t(position))
+            fdatasync(segment.fd)
+            _ = sb_preallocate_safe(segment.fd, capacity: settings.segmentBytes)
+            recoveryReport.append("truncated a torn tail of \(segment.logPath) at position \(position) (\(problem); \(lost) bytes dropped, next offset \(expected))")
+        } else {
+            recoveryReport.append("\(segment.logPath) is corrupt at position \(position) (\(problem)); serving offsets \(segment.baseOffset)..<\(expected), skipping \(lost) bytes")
+        }
+    }
+}
+
+import CStarbloomSupport
+
+@inline(__always)
+func sb_preallocate_safe(_ fd: Int32, capacity: Int) -> Int32 {
+    sb_preallocate(fd, 0, Int64(capacity))
+}
