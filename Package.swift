@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "starbloom", targets: ["starbloom"]),
         .executable(name: "starbloom-bench", targets: ["starbloom-bench"]),
+        .executable(name: "starbloom-queue-tool", targets: ["starbloom-queue-tool"]),
         // Bundled plugins: every product named `sbplugin_*` is a runtime plugin (lib<name>.so)
         // that the host finds next to its own executable (see PluginDirectories).
         .library(name: "sbplugin_synthetic_source", type: .dynamic, targets: ["SyntheticSourcePlugin"]),
@@ -92,6 +93,13 @@ let package = Package(
             name: "starbloom-bench",
             dependencies: ["StarbloomCore", "CBenchSupport", "CStarbloomABI"],
             path: "Sources/starbloom-bench",
+            swiftSettings: strictSettings
+        ),
+        // A separate process that publishes to the durable queue, for kill -9 tests.
+        .executableTarget(
+            name: "starbloom-queue-tool",
+            dependencies: ["StarbloomCore", "CStarbloomABI"],
+            path: "Sources/starbloom-queue-tool",
             swiftSettings: strictSettings
         ),
         // Bundled plugins (runtime plugins, not SwiftPM package plugins: each has an explicit path).

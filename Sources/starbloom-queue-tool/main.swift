@@ -1,0 +1,79 @@
+// starbloom-queue-tool: drives the durable queue from a separate process, for crash tests.
+//
+//   starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH
+//     Publishes COUNT records (payload = QueuePattern.payload(sequence)) in batches, printing
+//     "ack N" after each batch is acknowledged, where N is the number of records acknowledged so far.
+//     A test kills it with SIGKILL mid-stream and checks that every acknowledged record survived.
+import CStarbloomABI
+import Foundation
+import StarbloomCore
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+    exit(2)
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 8, arguments[1] == "publish" else {
+    fail("usage: starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH")
+}
+let directory = arguments[2], topic = arguments[3]
+guard let count = Int(arguments[4]), count > 0 else { fail("COUNT must be a positive integer") }
+guard let durability = TopicSettings.Durability(text: arguments[5]) else { fail("DURABILITY must be always, none or interval:<ms>") }
+guard let payloadBytes = Int(arguments[6]), payloadBytes >= 16 else { fail("PAYLOAD_BYTES must be at least 16") }
+guard let batch = Int(arguments[7]), batch > 0 else { fail("BATCH must be positive") }
+
+let queue: DurableQueue
+do {
+    queue = try DurableQueue(directory: directory, defaults: TopicSettings(durability: durability))
+} catch {
+    fail(error.message)
+}
+let appender: any TopicAppender
+do {
+    appender = try queue.topic(named: topic)
+} catch {
+    fail(error.message)
+}
+var sequence = 0
+while sequence < count {
+    let size = min(batch, count - sequence)
+    let payloads = (sequence..<(sequence + size)).map { QueuePattern.payload(sequence: $0, bytes: payloadBytes) }
+    var records: [sb_record] = []
+    records.reserveCapacity(size)
+    let status: Int32 = payloads.withUnsafeBufferPointers { pointers in
+        for pointer in pointers {
+            records.append(sb_record(topic: sb_str(ptr: nil, len: 0), key: sb_bytes(ptr: nil, len: 0),
+                                     payload: sb_bytes(ptr: pointer.baseAddress, len: pointer.count),
+                                     headers: nil, header_count: 0, event_time_ns: 1, offset: 0, partition: 0, reserved: 0))
+        }
+        return records.withUnsafeBufferPointer { buffer in
+            do {
+                _ = try appender.append(buffer, defaultEventTimeNs: 1)
+                return 0
+            } catch {
+                FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+                return 1
+            }
+        }
+    }
+    if status != 0 { exit(1) }
+    sequence += size
+    FileHandle.standardOutput.write(Data("ack \(sequence)\n".utf8))
+}
+queue.close()
+
+extension Array where Element == [UInt8] {
+    /// Calls `body` with stable pointers to every element's bytes.
+    func withUnsafeBufferPointers<R>(_ body: ([UnsafeBufferPointer<UInt8>]) -> R) -> R {
+        var pointers: [UnsafeBufferPointer<UInt8>] = []
+        func recurse(_ index: Int) -> R {
+            if index == count { return body(pointers) }
+            return self[index].withUnsafeBufferPointer { pointer in
+                pointers.append(pointer)
+                return recurse(index + 1)
+            }
+        }
+        return recurse(0)
+    }
+}

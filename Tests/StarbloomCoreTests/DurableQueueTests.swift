@@ -1,0 +1,349 @@
+import CStarbloomABI
+import Foundation
+import Testing
+@testable import StarbloomCore
+
+/// A fresh directory per test.
+private final class QueueDirectory {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-queue-\(UUID().uuidString)").path
+    init() { try? FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Appends records with the given payloads/keys through the ABI record path.
+@discardableResult
+private func publish(_ appender: any TopicAppender, payloads: [[UInt8]], keys: [[UInt8]]? = nil) throws(QueueError) -> RecordPosition {
+    let records = payloads.enumerated().map { index, payload in
+        QueueRecord(topic: "", offset: 0, key: keys?[index] ?? [], payload: payload, headers: [.init(name: "h", value: [1, 2])], eventTimeNs: 7)
+    }
+    let arena = RecordArena(records)
+    defer { arena.release() }
+    return try appender.append(UnsafeBufferPointer(start: arena.records, count: records.count), defaultEventTimeNs: 1)
+}
+
+private func readAll(_ queue: any MessageQueue, _ topic: String, partition: Int = 0, from: UInt64 = 0) throws -> [QueueRecord] {
+    var result: [QueueRecord] = []
+    var next = from
+    while true {
+        let batch = try queue.read(topic: topic, partition: partition, from: next, limit: 1000)
+        guard let last = batch.last else { return result }
+        result += batch
+        next = last.offset + 1
+    }
+}
+
+private func payload(_ sequence: Int, _ bytes: Int = 200) -> [UInt8] { QueuePattern.payload(sequence: sequence, bytes: bytes) }
+
+private func residentBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }
+    let fields = text.split(separator: " ")
+    return (Int(fields[1]) ?? 0) * Int(sysconf(Int32(_SC_PAGESIZE)))
+}
+
+@Suite("Durable queue")
+struct DurableQueueTests {
+    @Test("records survive a reopen byte-identical, with headers, keys and event times")
+    func reopen() throws {
+        let directory = QueueDirectory()
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            let topic = try queue.topic(named: "chain.blocks")
+            let last = try publish(topic, payloads: (0..<500).map { payload($0) })
+            #expect(last == RecordPosition(partition: 0, offset: 499))
+            queue.close()
+        }
+        let reopened = try DurableQueue(directory: directory.path)
+        let records = try readAll(reopened, "chain.blocks")
+        #expect(records.map(\.offset) == Array(0..<500))
+        #expect(records.allSatisfy { $0.payload == payload(Int($0.offset)) && $0.eventTimeNs == 7 && $0.headers == [.init(name: "h", value: [1, 2])] })
+        #expect(reopened.recoveryReport.isEmpty)
+        // Appends continue after the last offset.
+        #expect(try publish(try reopened.topic(named: "chain.blocks"), payloads: [payload(500)]).offset == 500)
+    }
+
+    @Test("a publisher killed with SIGKILL mid-stream loses no acknowledged record: no gap, no duplicate, byte-identical")
+    func killNine() throws {
+        let tool = "\(TestPaths.buildDirectory)/starbloom-queue-tool"
+        try #require(FileManager.default.isExecutableFile(atPath: tool), "build starbloom-queue-tool first (swift build --build-tests)")
+        for (round, killAfter) in [2_000, 7_000, 15_000].enumerated() {
+            let directory = QueueDirectory()
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = ["publish", directory.path, "crash.test", "10000000", "always", "200", "37"]
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            // Read acknowledgements until enough have arrived, then kill without warning.
+            var acknowledged = 0
+            var buffer = ""
+            let handle = output.fileHandleForReading
+            while acknowledged < killAfter {
+                let data = handle.availableData
+                if data.isEmpty { break }
+                buffer += String(decoding: data, as: UTF8.self)
+                while let newline = buffer.firstIndex(of: "\n") {
+                    let line = buffer[..<newline]
+                    if line.hasPrefix("ack "), let n = Int(line.dropFirst(4)) { acknowledged = n }
+                    buffer = String(buffer[buffer.index(after: newline)...])
+                }
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the publisher must die by the signal")
+            // Anything printed after our last read was acknowledged too.
+            buffer += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
+            for line in buffer.split(separator: "\n") where line.hasPrefix("ack ") {
+                acknowledged = max(acknowledged, Int(line.dropFirst(4)) ?? 0)
+            }
+            #expect(acknowledged >= killAfter)
+
+            let queue = try DurableQueue(directory: directory.path)
+            let records = try readAll(queue, "crash.test")
+            #expect(records.count >= acknowledged, "round \(round): \(records.count) records on disk, \(acknowledged) acknowledged")
+            #expect(records.map(\.offset) == Array(0..<UInt64(records.count)), "round \(round): offsets must be contiguous from 0")
+            let mismatched = records.first { $0.payload != payload(Int($0.offset)) }
+            #expect(mismatched == nil, "round \(round): record \(mismatched?.offset ?? 0) differs from what was published")
+            queue.close()
+        }
+    }
+
+    @Test("a consumer group resumes at its committed offset after a restart and gets the uncommitted records again")
+    func consumerGroupResume() throws {
+        let directory = QueueDirectory()
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            try publish(try queue.topic(named: "orders"), payloads: (0..<100).map { payload($0) })
+            #expect(queue.committedOffset(group: "billing", topic: "orders") == nil)
+            let first = try queue.read(topic: "orders", from: 0, limit: 30)
+            try queue.commit(group: "billing", topic: "orders", offset: first.last!.offset + 1)
+            _ = try queue.read(topic: "orders", from: 30, limit: 20) // delivered, never committed: the consumer "crashes"
+            queue.close()
+        }
+        let queue = try DurableQueue(directory: directory.path)
+        let resume = try #require(queue.committedOffset(group: "billing", topic: "orders"))
+        #expect(resume == 30)
+        let redelivered = try queue.read(topic: "orders", from: resume, limit: 20)
+        #expect(redelivered.map(\.offset) == Array(30..<50))
+        #expect(queue.committedOffset(group: "unknown-group", topic: "orders") == nil)
+        #expect(queue.groups == ["billing"])
+    }
+
+    @Test("bad input gets a clear error: topic names, oversized records, offsets past the end, missing partitions, bad settings")
+    func badInput() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path, defaults: TopicSettings(maxRecordBytes: 1024, segmentBytes: 1 << 20))
+        #expect(throws: QueueError.self) { try queue.topic(named: "bad topic") }
+        #expect((try? queue.topic(named: "a..b")) == nil)
+        let topic = try queue.topic(named: "small")
+        do {
+            try publish(topic, payloads: [payload(0, 100), [UInt8](repeating: 1, count: 2000)])
+            Issue.record("an oversized record must be refused")
+        } catch {
+            #expect(error.code == .tooLarge)
+            #expect(error.message.contains("exceeds the limit of 1024 bytes"))
+        }
+        #expect(try readAll(queue, "small").isEmpty, "nothing of the refused batch may be stored")
+        try publish(topic, payloads: [payload(0, 100)])
+        do {
+            _ = try queue.read(topic: "small", partition: 0, from: 5, limit: 10)
+            Issue.record("reading past the end must fail")
+        } catch {
+            #expect(error.code == .invalidOffset)
+            #expect(error.message.contains("beyond the end"))
+        }
+        #expect(throws: QueueError.self) { try queue.read(topic: "small", partition: 3, from: 0, limit: 1) }
+        #expect(throws: QueueError.self) { try queue.commit(group: "g", topic: "small", partition: 0, offset: 99) }
+        #expect(throws: QueueError.self) { try queue.commit(group: "g", topic: "never.created", partition: 0, offset: 0) }
+        #expect(throws: QueueError.self) { try queue.createTopic("x.y", settings: TopicSettings(partitions: 0)) }
+        #expect(throws: QueueError.self) { try queue.createTopic("small", settings: TopicSettings(partitions: 4)) }
+        #expect(TopicSettings(segmentBytes: 100).problem != nil)
+    }
+
+    @Test("keys route to partitions: every record of a key lands in one partition, in publish order")
+    func partitionsKeepKeyOrder() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        try queue.createTopic("trades", settings: TopicSettings(partitions: 4))
+        let topic = try queue.topic(named: "trades")
+        let keys = (0..<400).map { Array("token-\($0 % 13)".utf8) }
+        let payloads = (0..<400).map { Array("\($0)".utf8) }
+        try publish(topic, payloads: payloads, keys: keys)
+        var seen: [String: Int] = [:]
+        var total = 0
+        for partition in 0..<4 {
+            var lastSequence: [String: Int] = [:]
+            for record in try readAll(queue, "trades", partition: partition) {
+                let key = String(decoding: record.key, as: UTF8.self)
+                let sequence = Int(String(decoding: record.payload, as: UTF8.self))!
+                #expect(seen[key] == nil || seen[key] == partition, "key \(key) appears in two partitions")
+                seen[key] = partition
+                #expect(sequence > (lastSequence[key] ?? -1), "order within a key must be kept")
+                lastSequence[key] = sequence
+                total += 1
+            }
+        }
+        #expect(total == 400)
+        #expect(Set(seen.values).count > 1, "13 keys should spread over more than one of 4 partitions")
+        #expect(queue.topics().first { $0.name == "trades" }?.partitions.count == 4)
+    }
+
+    @Test("retention by size drops whole old segments; readers start at the oldest retained record")
+    func retentionBySize() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        let settings = TopicSettings(durability: .none, maxRecordBytes: 4096, segmentBytes: 64 << 10, retentionBytes: 160 << 10)
+        try queue.createTopic("metrics.raw", settings: settings)
+        let topic = try queue.topic(named: "metrics.raw")
+        for batch in 0..<20 { try publish(topic, payloads: (0..<100).map { payload(batch * 100 + $0) }) }
+        // `none`: records become readable when the background flusher writes them (every 2 ms).
+        #expect(waitUntil(timeout: 5) { ((try? queue.read(topic: "metrics.raw", from: 1999, limit: 1)) ?? []).count == 1 })
+        queue.enforceRetention()
+        let info = queue.topics().first!.partitions[0]
+        #expect(info.firstOffset > 0, "old segments must be gone")
+        #expect(info.bytes <= (160 << 10) + (64 << 10))
+        let files = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/topics/metrics.raw/0").filter { $0.hasSuffix(".log") }
+        #expect(files.count == info.segments)
+        let retained = try readAll(queue, "metrics.raw")
+        #expect(retained.first?.offset == info.firstOffset)
+        #expect(retained.last?.offset == 1999)
+        #expect(retained.allSatisfy { $0.payload == payload(Int($0.offset)) })
+    }
+
+    @Test("retention by age drops segments whose newest record is older than the limit")
+    func retentionByAge() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        try queue.createTopic("old.data", settings: TopicSettings(durability: .always, maxRecordBytes: 4096, segmentBytes: 16 << 10, retentionSeconds: 0.2))
+        let topic = try queue.topic(named: "old.data")
+        try publish(topic, payloads: (0..<300).map { payload($0) })
+        Thread.sleep(forTimeInterval: 0.3)
+        try publish(topic, payloads: [payload(300)])
+        queue.enforceRetention()
+        let info = queue.topics().first!.partitions[0]
+        #expect(info.segments == 1, "only the active segment is kept")
+        #expect(try readAll(queue, "old.data").first?.offset == info.firstOffset)
+    }
+
+    /// The position where written data ends in the only segment of partition 0.
+    private func segmentPath(_ directory: QueueDirectory, _ topic: String, base: UInt64 = 0) -> String {
+        "\(directory.path)/topics/\(topic)/0/\(LogSegment.fileName(baseOffset: base))"
+    }
+
+    @Test("a tail torn mid-record is truncated and reported at start; the partition keeps working")
+    func tornTail() throws {
+        let directory = QueueDirectory()
+        var dataEnd = 0
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            try publish(try queue.topic(named: "torn"), payloads: (0..<100).map { payload($0) })
+            dataEnd = queue.topics().first!.partitions[0].bytes
+            queue.close()
+        }
+        // Simulate a crash during a write: half of a new frame's bytes reached the disk.
+        let path = segmentPath(directory, "torn")
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        try handle.seek(toOffset: UInt64(dataEnd))
+        var torn = [UInt8](repeating: 0, count: 120)
+        torn.withUnsafeMutableBytes { $0.storeBytes(of: UInt32(300).littleEndian, as: UInt32.self) } // claims 300 bytes
+        for i in 8..<120 { torn[i] = UInt8(i) }
+        try handle.write(contentsOf: torn)
+        try handle.close()
+
+        let queue = try DurableQueue(directory: directory.path)
+        #expect(queue.recoveryReport.contains { $0.contains("truncated a torn tail") }, "\(queue.recoveryReport)")
+        let records = try readAll(queue, "torn")
+        #expect(records.map(\.offset) == Array(0..<100))
+        #expect(try publish(try queue.topic(named: "torn"), payloads: [payload(100)]).offset == 100)
+        #expect(try readAll(queue, "torn").last?.payload == payload(100))
+    }
+
+    @Test("a missing index is rebuilt; a corrupt segment in the middle is reported and the rest is served")
+    func indexesAndCorruptMiddle() throws {
+        let directory = QueueDirectory()
+        var bases: [UInt64] = []
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            try queue.createTopic("multi", settings: TopicSettings(maxRecordBytes: 4096, segmentBytes: 32 << 10))
+            let topic = try queue.topic(named: "multi")
+            for batch in 0..<6 { try publish(topic, payloads: (0..<100).map { payload(batch * 100 + $0) }) }
+            queue.close()
+            let names = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/topics/multi/0")
+            bases = names.filter { $0.hasSuffix(".log") }.compactMap { UInt64($0.prefix(20)) }.sorted()
+        }
+        #expect(bases.count >= 4)
+        // Remove every index file; flip a byte inside the second segment.
+        for name in try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/topics/multi/0") where name.hasSuffix(".idx") {
+            try FileManager.default.removeItem(atPath: "\(directory.path)/topics/multi/0/\(name)")
+        }
+        let damaged = segmentPath(directory, "multi", base: bases[1])
+        let handle = try #require(FileHandle(forUpdatingAtPath: damaged))
+        try handle.seek(toOffset: 5000)
+        let original = try handle.read(upToCount: 1)!.first!
+        try handle.seek(toOffset: 5000)
+        try handle.write(contentsOf: [original ^ 0xFF])
+        try handle.close()
+
+        let queue = try DurableQueue(directory: directory.path)
+        #expect(queue.recoveryReport.contains { $0.contains("rebuilt the missing index") })
+        #expect(queue.recoveryReport.contains { $0.contains("is corrupt") && $0.contains(LogSegment.fileName(baseOffset: bases[1])) })
+        let records = try readAll(queue, "multi")
+        let offsets = Set(records.map(\.offset))
+        #expect(offsets.isSuperset(of: Set(0..<bases[1])), "the first segment is served whole")
+        #expect(offsets.isSuperset(of: Set(bases[2]..<600)), "segments after the damage are served whole")
+        #expect(records.allSatisfy { $0.payload == payload(Int($0.offset)) }, "no damaged record is served")
+        #expect(records.count < 600)
+        // Index files are written again for sealed segments.
+        #expect(FileManager.default.fileExists(atPath: segmentPath(directory, "multi", base: bases[0]).replacingOccurrences(of: ".log", with: ".idx")))
+    }
+
+    @Test("interval and none durability make records readable without a per-publish fsync")
+    func relaxedDurability() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        try queue.createTopic("fast.none", settings: TopicSettings(durability: .none))
+        try queue.createTopic("fast.interval", settings: TopicSettings(durability: .interval(milliseconds: 20)))
+        try publish(try queue.topic(named: "fast.none"), payloads: (0..<10).map { payload($0) })
+        try publish(try queue.topic(named: "fast.interval"), payloads: (0..<10).map { payload($0) })
+        #expect(waitUntil(timeout: 5) { ((try? readAll(queue, "fast.none").count) ?? 0) == 10 })
+        #expect(waitUntil(timeout: 5) { ((try? readAll(queue, "fast.interval").count) ?? 0) == 10 })
+        queue.close()
+        let reopened = try DurableQueue(directory: directory.path)
+        #expect(try readAll(reopened, "fast.interval").count == 10)
+        #expect(reopened.topics().first { $0.name == "fast.interval" }?.durability == "interval:20")
+    }
+
+    @Test("memory stays bounded while 200 MB are published and nobody consumes")
+    func boundedMemory() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        try queue.createTopic("firehose", settings: TopicSettings(durability: .none))
+        let topic = try queue.topic(named: "firehose")
+        let payloads = (0..<1000).map { payload($0, 1000) }
+        let before = residentBytes()
+        var peak = before
+        for _ in 0..<200 {
+            try publish(topic, payloads: payloads)
+            peak = max(peak, residentBytes())
+        }
+        #expect(peak - before < 96 << 20, "resident memory grew by \((peak - before) >> 20) MiB")
+        #expect(waitUntil(timeout: 10) { queue.topics().first!.partitions[0].nextOffset == 200_000 })
+    }
+
+    @Test("concurrent publishers with always durability share fsyncs and every acknowledged record is stored once")
+    func groupCommit() async throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        let topic = try queue.topic(named: "concurrent")
+        await withTaskGroup(of: Void.self) { group in
+            for producer in 0..<16 {
+                group.addTask {
+                    for i in 0..<50 { _ = try? publish(topic, payloads: [Array("p\(producer)-\(i)".utf8)]) }
+                }
+            }
+        }
+        let records = try readAll(queue, "concurrent")
+        #expect(records.count == 800)
+        #expect(Set(records.map(\.payload)).count == 800)
+        #expect(records.map(\.offset) == Array(0..<800))
+    }
+}
