@@ -1,10 +1,28 @@
-// starbloom-bench: ABI call costs and source throughput through the host API.
-// Run with `scripts/bench` (release build). Prints a Markdown table for docs/BENCHMARKS.md.
+// starbloom-bench: benchmarks, run with `scripts/bench` (release build). Prints Markdown tables for
+// docs/BENCHMARKS.md.
+//   starbloom-bench host       ABI call costs and source throughput through the host API (issue 2)
+//   starbloom-bench queue      durable queue throughput and latency (issue 3)
+//   starbloom-bench queue-rss  peak RSS while publishing 10M records (own process)
 import CBenchSupport
 import CStarbloomABI
 import Foundation
 import Logging
 import StarbloomCore
+
+let mode = CommandLine.arguments.dropFirst().first ?? "host"
+switch mode {
+case "queue":
+    try QueueBench.run()
+    exit(0)
+case "queue-rss":
+    try QueueBench.runPeakRSS()
+    exit(0)
+case "host":
+    break
+default:
+    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss]\n".utf8))
+    exit(2)
+}
 
 let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 let work = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-bench-\(getpid())").path

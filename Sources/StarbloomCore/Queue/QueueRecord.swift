@@ -81,4 +81,7 @@ public struct PartitionInfo: Sendable, Codable, Equatable {
     public var nextOffset: UInt64
     public var bytes: Int
     public var segments: Int
+    /// Writes and fsyncs so far (records / syncs = how many records one fsync acknowledged).
+    public var flushes: UInt64 = 0
+    public var syncs: UInt64 = 0
 }
