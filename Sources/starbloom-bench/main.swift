@@ -12,7 +12,7 @@ import StarbloomCore
 let mode = CommandLine.arguments.dropFirst().first ?? "host"
 switch mode {
 case "queue":
-    try QueueBench.run()
+    try await QueueBench.run()
     exit(0)
 case "queue-rss":
     try QueueBench.runPeakRSS()

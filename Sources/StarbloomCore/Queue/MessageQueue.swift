@@ -26,6 +26,15 @@ public protocol TopicAppender: AnyObject, Sendable {
     /// Appends `records` (buffers borrowed for the call), routing each to a partition by its key;
     /// all or nothing per partition. Returns where the last record went.
     func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition
+    /// The same, suspending the caller until acknowledged instead of blocking its thread (the records
+    /// are copied before the first suspension, so the buffers need only live until the call returns).
+    func appendAsync(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) async throws(QueueError) -> RecordPosition
+}
+
+extension TopicAppender {
+    public func appendAsync(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) async throws(QueueError) -> RecordPosition {
+        try append(records, defaultEventTimeNs: defaultEventTimeNs)
+    }
 }
 
 public struct RecordPosition: Sendable, Equatable {

@@ -57,7 +57,13 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         stopped = true
         stopping.broadcast()
         stopping.unlock()
-        for topic in allTopics { for partition in topic.partitions { partition.flushPending(); partition.syncIfNeeded() } }
+        for topic in allTopics {
+            for partition in topic.partitions {
+                partition.flushPending()
+                partition.syncIfNeeded()
+                partition.close()
+            }
+        }
     }
 
     deinit { close() }

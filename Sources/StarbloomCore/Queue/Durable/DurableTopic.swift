@@ -54,6 +54,21 @@ final class DurableTopic: TopicAppender, Sendable {
         return last
     }
 
+    /// Async publish: suspends until durable instead of blocking a thread (see `PartitionLog.appendAsync`).
+    func appendAsync(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) async throws(QueueError) -> RecordPosition {
+        let partition = partitions.count == 1 || records.isEmpty
+            ? 0 : (records[0].key.len == 0 ? rotation.add(1, ordering: .relaxed).newValue % partitions.count
+                                           : Self.partition(forKey: records[0].key, count: partitions.count))
+        if partitions.count > 1, records.contains(where: { record in
+            record.key.len > 0 && Self.partition(forKey: record.key, count: partitions.count) != partition
+        }) {
+            // Mixed keys: fall back to the blocking path, which splits the batch per partition.
+            return try append(records, defaultEventTimeNs: defaultEventTimeNs)
+        }
+        let offset = try await partitions[partition].appendAsync(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs)
+        return RecordPosition(partition: partition, offset: offset)
+    }
+
     var info: TopicInfo {
         TopicInfo(name: name, partitions: partitions.map(\.info), durability: settings.durability.text)
     }
