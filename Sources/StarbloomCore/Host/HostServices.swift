@@ -28,7 +28,7 @@ public struct HostServices: Sendable {
 
     /// The embedded defaults: the durable queue in `<dataDirectory>/queue` and in-memory state stores
     /// (until the SQLite storage lands).
-    public static func embedded(configuration: HostConfiguration, logger: Logger) throws(QueueError) -> HostServices {
+    public static func embedded(configuration: HostConfiguration, logger: Logger = Logger(label: "starbloom")) throws(QueueError) -> HostServices {
         let queue = try DurableQueue(directory: "\(configuration.dataDirectory)/queue", defaults: configuration.queueDefaults, logger: logger)
         for (name, settings) in configuration.topics {
             try queue.createTopic(name, settings: settings)
