@@ -346,4 +346,79 @@ struct DurableQueueTests {
         #expect(Set(records.map(\.payload)).count == 800)
         #expect(records.map(\.offset) == Array(0..<800))
     }
+
+    @Test("compaction keeps the newest record per key in sealed segments, keeps keyless records, and survives a reopen")
+    func compaction() throws {
+        let directory = QueueDirectory()
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            try queue.createTopic("balances", settings: TopicSettings(maxRecordBytes: 4096, segmentBytes: 16 << 10, compact: true))
+            let topic = try queue.topic(named: "balances")
+            // 10 keys updated 30 times each, plus one keyless record per round.
+            for round in 0..<30 {
+                try publish(topic, payloads: (0..<10).map { Array("k\($0)=\(round)".utf8) } + [Array("note-\(round)".utf8)],
+                            keys: (0..<10).map { Array("k\($0)".utf8) } + [[]])
+            }
+            let before = try readAll(queue, "balances")
+            #expect(before.count == 330)
+            let removed = try queue.compactNow()
+            #expect(removed > 0)
+            let after = try readAll(queue, "balances")
+            #expect(after.count == 330 - removed)
+            // The newest value of every key is still there, and reads go on over the offset gaps.
+            for key in 0..<10 {
+                let values = after.filter { $0.key == Array("k\(key)".utf8) }.map { String(decoding: $0.payload, as: UTF8.self) }
+                #expect(values.last == "k\(key)=29")
+            }
+            #expect(after.filter { $0.key.isEmpty }.count == 30, "records without a key are never compacted away")
+            #expect(after.map(\.offset) == after.map(\.offset).sorted())
+            queue.close()
+        }
+        let reopened = try DurableQueue(directory: directory.path)
+        #expect(reopened.recoveryReport.isEmpty, "\(reopened.recoveryReport)")
+        let records = try readAll(reopened, "balances")
+        #expect(records.last?.offset == 329)
+        #expect(try publish(try reopened.topic(named: "balances"), payloads: [Array("k0=30".utf8)], keys: [Array("k0".utf8)]).offset == 330)
+    }
+
+    @Test("[queue] and [[topics]] in starbloom.toml set defaults and create topics; bad values name the key")
+    func queueConfiguration() throws {
+        let configuration = try HostConfiguration.parse("""
+            [queue]
+            durability = "interval:50"
+            partitions = 2
+            [[topics]]
+            name = "chain.logs"
+            partitions = 8
+            durability = "always"
+            compact = true
+            retention_seconds = 3600
+            """)
+        #expect(configuration.queueDefaults.durability == .interval(milliseconds: 50))
+        #expect(configuration.queueDefaults.partitions == 2)
+        let topic = try #require(configuration.topics.first)
+        #expect(topic.name == "chain.logs" && topic.settings.partitions == 8 && topic.settings.compact && topic.settings.retentionSeconds == 3600)
+
+        let directory = QueueDirectory()
+        var hostConfiguration = configuration
+        hostConfiguration.dataDirectory = directory.path
+        let services = try HostServices.embedded(configuration: hostConfiguration)
+        #expect(services.queue.topics().first { $0.name == "chain.logs" }?.partitions.count == 8)
+        (services.queue as? DurableQueue)?.close()
+
+        for (text, fragment) in [
+            ("[queue]\ndurability = \"sometimes\"", "queue.durability must be always, none, interval"),
+            ("[queue]\npartitions = 0", "partitions must be 1-256"),
+            ("[[topics]]\npartitions = 2", "topics[0]: 'name' is required"),
+            ("[[topics]]\nname = \"bad name\"", "topics[0]: topic name 'bad name' contains ' '"),
+            ("[queue]\nretention = 5", "queue: unknown key 'retention'"),
+        ] {
+            do {
+                _ = try HostConfiguration.parse(text)
+                Issue.record("expected an error for \(text)")
+            } catch {
+                #expect(error.description.contains(fragment), "\(error.description)")
+            }
+        }
+    }
 }

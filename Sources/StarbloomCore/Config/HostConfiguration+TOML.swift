@@ -147,6 +147,7 @@ extension HostConfiguration {
         if let value = try reader.int("segment_bytes") { settings.segmentBytes = Int(clamping: value) }
         if let value = try reader.double("retention_seconds") { settings.retentionSeconds = value }
         if let value = try reader.int("retention_bytes") { settings.retentionBytes = Int(clamping: value) }
+        if let value = try reader.bool("compact") { settings.compact = value }
         try reader.rejectUnknown()
         if let problem = settings.problem { throw ConfigFileError(file: file, message: "\(path)\(problem)") }
         return settings
@@ -260,7 +261,9 @@ struct TableReader {
 
     func rejectUnknown() throws(ConfigFileError) {
         for key in table.keys where !consumed.contains(key) {
-            throw ConfigFileError(file: file, message: "\(path.isEmpty ? "" : path)unknown key '\(key)'")
+            // "admin." reads as "admin: unknown key 'x'"; "instance 'a': " stays as it is.
+            let location = path.hasSuffix(".") ? String(path.dropLast()) + ": " : path
+            throw ConfigFileError(file: file, message: "\(location)unknown key '\(key)'")
         }
     }
 }

@@ -39,9 +39,13 @@ public struct TopicSettings: Sendable, Codable, Equatable {
     public var retentionSeconds: Double?
     /// Drop the oldest segments while a partition holds more than this (nil: no limit).
     public var retentionBytes: Int?
+    /// Keep only the newest record per key in sealed segments (records without a key are kept).
+    public var compact: Bool = false
 
     public init(partitions: Int = 1, durability: Durability = .always, maxRecordBytes: Int = 1 << 20,
-                segmentBytes: Int = 64 << 20, retentionSeconds: Double? = nil, retentionBytes: Int? = nil) {
+                segmentBytes: Int = 64 << 20, retentionSeconds: Double? = nil, retentionBytes: Int? = nil,
+                compact: Bool = false) {
+        self.compact = compact
         self.partitions = partitions
         self.durability = durability
         self.maxRecordBytes = maxRecordBytes
@@ -51,6 +55,21 @@ public struct TopicSettings: Sendable, Codable, Equatable {
     }
 
     /// nil when valid, else what to fix.
+    enum CodingKeys: String, CodingKey {
+        case partitions, durability, maxRecordBytes, segmentBytes, retentionSeconds, retentionBytes, compact
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        partitions = try container.decode(Int.self, forKey: .partitions)
+        durability = try container.decode(Durability.self, forKey: .durability)
+        maxRecordBytes = try container.decode(Int.self, forKey: .maxRecordBytes)
+        segmentBytes = try container.decode(Int.self, forKey: .segmentBytes)
+        retentionSeconds = try container.decodeIfPresent(Double.self, forKey: .retentionSeconds)
+        retentionBytes = try container.decodeIfPresent(Int.self, forKey: .retentionBytes)
+        compact = try container.decodeIfPresent(Bool.self, forKey: .compact) ?? false
+    }
+
     public var problem: String? {
         if !(1...256).contains(partitions) { return "partitions must be 1-256, got \(partitions)" }
         if !(1...(64 << 20)).contains(maxRecordBytes) { return "max_record_bytes must be 1 byte to 64 MiB, got \(maxRecordBytes)" }

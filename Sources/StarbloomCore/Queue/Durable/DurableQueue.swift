@@ -174,6 +174,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
 
     private func maintain() {
         var lastRetention = Date()
+        var lastCompaction = Date()
         while true {
             stopping.lock()
             if !stopped { _ = stopping.wait(until: Date(timeIntervalSinceNow: 0.002)) }
@@ -195,6 +196,14 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
                     }
                 }
             }
+            if now.timeIntervalSince(lastCompaction) >= 30 {
+                lastCompaction = now
+                do {
+                    try compactNow()
+                } catch {
+                    logger.error("queue compaction failed", metadata: ["error": "\(error.message)"])
+                }
+            }
             if now.timeIntervalSince(lastRetention) >= 1 {
                 lastRetention = now
                 for topic in allTopics where topic.settings.retentionBytes != nil || topic.settings.retentionSeconds != nil {
@@ -202,6 +211,17 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// Compacts every topic that has `compact` set (also done by the maintenance thread every 30 s).
+    /// Returns how many records were removed.
+    @discardableResult
+    public func compactNow() throws(QueueError) -> Int {
+        var removed = 0
+        for topic in allTopics where topic.settings.compact {
+            for partition in topic.partitions { removed += try partition.compact() }
+        }
+        return removed
     }
 
     /// Applies retention now (tests, admin).

@@ -465,6 +465,122 @@ final class PartitionLog: @unchecked Sendable {
         for segment in dropped { segment.removeFiles() }
     }
 
+    // MARK: Compaction
+
+    /// Rewrites sealed segments keeping only the newest record of each key (records without a key
+    /// stay). Offsets do not change; readers skip the gaps. A segment is replaced by writing
+    /// `<base>.log.compacting`, fsyncing it and renaming it over the original, so a crash leaves
+    /// either the old or the new file. Returns how many records were removed.
+    @discardableResult
+    func compact() throws(QueueError) -> Int {
+        condition.lock()
+        let sealed = segments.filter(\.sealed).map { (segment: $0, size: $0.size) }
+        let activeSnapshot = segments.last.map { (segment: $0, size: $0.size) }
+        condition.unlock()
+        guard !sealed.isEmpty else { return 0 }
+        // Newest offset per key across every segment (the active one included: a newer value there
+        // supersedes older ones in sealed segments).
+        var newest: [[UInt8]: UInt64] = [:]
+        for (segment, size) in sealed + (activeSnapshot.map { [$0] } ?? []) {
+            try forEachFrame(segment, size: size) { base, offset in
+                let keyLength = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 24, as: UInt32.self)))
+                guard keyLength > 0 else { return }
+                newest[Self.key(of: base, length: keyLength)] = offset
+            }
+        }
+        var removed = 0
+        for (segment, size) in sealed {
+            var kept: [UInt8] = []
+            var keptOffsets: [(UInt64, Int)] = []
+            var dropped = 0
+            try forEachFrame(segment, size: size) { base, offset in
+                let length = Int(UInt32(littleEndian: base.loadUnaligned(as: UInt32.self)))
+                let keyLength = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 24, as: UInt32.self)))
+                if keyLength > 0 && newest[Self.key(of: base, length: keyLength)] != offset {
+                    dropped += 1
+                    return
+                }
+                keptOffsets.append((offset, kept.count))
+                kept.append(contentsOf: UnsafeRawBufferPointer(start: base, count: length))
+            }
+            guard dropped > 0 else { continue }
+            let temporary = segment.logPath + ".compacting"
+            let fd = open(temporary, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw QueueError.io("cannot create \(temporary)", errno) }
+            let written = kept.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            guard written == kept.count, fdatasync(fd) == 0 else {
+                Glibc.close(fd)
+                unlink(temporary)
+                throw QueueError.io("cannot write \(temporary)", errno)
+            }
+            let replacement = LogSegment(baseOffset: segment.baseOffset, directory: directory, fd: fd, size: kept.count,
+                                         lastAppend: segment.lastAppend)
+            replacement.nextOffset = segment.nextOffset
+            replacement.sealed = true
+            replacement.zeroedUntil = kept.count
+            for (offset, position) in keptOffsets { replacement.noteFrame(offset: offset, position: position) }
+            condition.lock()
+            if rename(temporary, segment.logPath) != 0 {
+                condition.unlock()
+                Glibc.close(fd)
+                throw QueueError.io("cannot replace \(segment.logPath)", errno)
+            }
+            // Readers holding the old segment keep reading its (now unlinked) file through their fd.
+            if let index = segments.firstIndex(where: { $0 === segment }) { segments[index] = replacement }
+            replacement.writeIndexFile()
+            condition.unlock()
+            try? syncDirectory(directory)
+            removed += dropped
+        }
+        return removed
+    }
+
+    private static func key(of frame: UnsafeRawPointer, length: Int) -> [UInt8] {
+        let headerCount = Int(UInt16(littleEndian: frame.loadUnaligned(fromByteOffset: 32, as: UInt16.self)))
+        var cursor = frame + RecordFrame.headerSize
+        for _ in 0..<headerCount {
+            let nameLength = Int(UInt16(littleEndian: cursor.loadUnaligned(as: UInt16.self)))
+            let valueLength = Int(UInt32(littleEndian: cursor.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
+            cursor += 6 + nameLength + valueLength
+        }
+        return [UInt8](UnsafeRawBufferPointer(start: cursor, count: length))
+    }
+
+    /// Calls `body` with every valid frame of a segment up to `size`.
+    private func forEachFrame(_ segment: LogSegment, size: Int, _ body: (UnsafeRawPointer, UInt64) -> Void) throws(QueueError) {
+        var buffer = [UInt8](repeating: 0, count: max(1 << 20, 0))
+        var position = 0
+        while position < size {
+            let want = min(buffer.count, size - position)
+            let got = buffer.withUnsafeMutableBytes { pread(segment.fd, $0.baseAddress, want, off_t(position)) }
+            if got <= 0 { throw QueueError(code: .io, message: "read of \(segment.logPath) failed") }
+            var cursor = 0
+            var grow = 0
+            var corrupt: String?
+            buffer.withUnsafeBytes { raw in
+                while cursor < got {
+                    switch RecordFrame.check(raw.baseAddress! + cursor, available: got - cursor) {
+                    case .valid(let length, let offset):
+                        body(raw.baseAddress! + cursor, offset)
+                        cursor += length
+                    case .incomplete(let length):
+                        if cursor == 0 { grow = length }
+                        return
+                    case .end:
+                        cursor = got
+                        return
+                    case .corrupt(let why):
+                        corrupt = why
+                        return
+                    }
+                }
+            }
+            if let corrupt { throw QueueError(code: .corrupt, message: "\(segment.logPath) at \(position + cursor): \(corrupt)") }
+            if grow > 0 { buffer = [UInt8](repeating: 0, count: max(grow, buffer.count * 2)); continue }
+            position += cursor
+        }
+    }
+
     // MARK: Recovery
 
     /// Opens existing segments: trusts a sealed segment's intact index file, otherwise scans it frame by
@@ -533,11 +649,13 @@ final class PartitionLog: @unchecked Sendable {
                 while cursor < got {
                     switch RecordFrame.check(raw.baseAddress! + cursor, available: got - cursor) {
                     case .valid(let length, let offset):
-                        if offset != expected {
-                            problem = "offset \(offset) where \(expected) was expected"
+                        // Offsets only grow; gaps are normal in compacted segments.
+                        if offset < expected {
+                            problem = "offset \(offset) where \(expected) or later was expected"
                             stop = true
                             return
                         }
+                        expected = offset
                         segment.noteFrame(offset: offset, position: position + cursor)
                         expected += 1
                         cursor += length
