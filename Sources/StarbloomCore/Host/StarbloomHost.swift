@@ -32,11 +32,15 @@ public final class StarbloomHost: @unchecked Sendable {
     }
 
     /// Loads plugins, creates the configured instances and starts the enabled ones.
+    ///
+    /// A configured instance whose plugin is missing or whose settings do not fit is still created,
+    /// in state `failed` with the reason as its last error, so that one bad instance never keeps the
+    /// others from starting; an operator fixes it and restarts it. Throws only for a duplicate name.
     public func start() throws(ConfigError) {
         try? FileManager.default.createDirectory(atPath: configuration.pluginsDirectory, withIntermediateDirectories: true)
         catalog.rescan()
         for spec in configuration.instances {
-            try addInstance(spec)
+            try register(spec)
         }
         startHealthChecks()
     }
@@ -75,6 +79,11 @@ public final class StarbloomHost: @unchecked Sendable {
                               problem: "plugin '\(spec.plugin)' is not loaded (loaded: \(known.isEmpty ? "none" : known))")
         }
         _ = try ConfigValidator.validate(settings: spec.settings, fields: plugin.fields, instance: spec.name, plugin: plugin.name)
+        try register(spec)
+    }
+
+    /// Creates the supervisor and starts it when enabled; its own start reports what is wrong.
+    private func register(_ spec: InstanceSpec) throws(ConfigError) {
         let instance = PluginInstance(spec: spec, services: services) { [catalog] name in catalog.plugin(named: name) }
         lock.lock()
         if instances[spec.name] != nil {
@@ -106,6 +115,7 @@ public final class StarbloomHost: @unchecked Sendable {
         _ = try ConfigValidator.validate(settings: settings, fields: plugin.fields, instance: instance, plugin: plugin.name)
     }
 
+    @discardableResult
     public func rescan() -> PluginCatalog.Scan {
         catalog.rescan()
     }

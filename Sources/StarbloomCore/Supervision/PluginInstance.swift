@@ -106,7 +106,12 @@ public final class PluginInstance: @unchecked Sendable {
     }
 
     /// Stops without changing `enabled` (host shutdown).
-    func shutdown() { control.sync { stopLive(reason: "host shutdown", finalState: .stopped) } }
+    func shutdown() {
+        control.sync {
+            incarnation += 1 // cancels a scheduled restart
+            stopLive(reason: "host shutdown", finalState: .stopped, keepFailed: true)
+        }
+    }
 
     /// Probes health of a running instance.
     func checkHealth() { control.async { self.checkHealthOnQueue() } }
@@ -286,9 +291,11 @@ public final class PluginInstance: @unchecked Sendable {
     }
 
     /// Stops the running incarnation, if any: signal, plugin stop, wait for the worker, destroy.
-    func stopLive(reason: String, finalState: InstanceState) {
+    func stopLive(reason: String, finalState: InstanceState, keepFailed: Bool = false) {
         guard let run = live else {
-            if currentState != .failed || finalState == .stopped { setState(finalState) }
+            // Nothing runs. A failed instance stays failed on host shutdown (its error must stay
+            // visible); an operator's disable or restart moves it on.
+            if !(keepFailed && currentState == .failed) { setState(finalState) }
             return
         }
         logger.info("stopping instance", metadata: ["reason": "\(reason)"])
