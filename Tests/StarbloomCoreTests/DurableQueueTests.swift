@@ -421,4 +421,47 @@ struct DurableQueueTests {
             }
         }
     }
+
+    @Test("with the disk stalled, a non-blocking publisher gets FULL once both buffers are full; a blocking one waits and then succeeds")
+    func nonBlockingFull() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path, defaults: TopicSettings(durability: .none))
+        let topic = try queue.topic(named: "stalled") as! DurableTopic
+        let partition = topic.partitions[0]
+        let stall = DispatchSemaphore(value: 0)
+        let reached = DispatchSemaphore(value: 0)
+        partition.stallFlushesForTesting = stall
+        partition.stallReachedForTesting = reached
+        let big = (0..<5000).map { payload($0, 1000) } // ~5 MB: flushed inline by its publisher, which then stalls
+        let first = Thread { _ = try? publish(topic, payloads: big) }
+        first.start()
+        #expect(reached.wait(timeout: .now() + 10) == .success, "the first flush must reach the stall")
+        // The spare buffer is stuck in the stalled flush; fill the pending one.
+        let chunk = (0..<3000).map { payload($0, 1000) }
+        let records = chunk.map { QueueRecord(topic: "", offset: 0, key: [], payload: $0, headers: [], eventTimeNs: 1) }
+        let arena = RecordArena(records)
+        defer { arena.release() }
+        let buffer = UnsafeBufferPointer(start: arena.records, count: records.count)
+        _ = try topic.append(buffer, defaultEventTimeNs: 1, nonBlocking: true)
+        do {
+            _ = try topic.append(buffer, defaultEventTimeNs: 1, nonBlocking: true)
+            Issue.record("a non-blocking publish into full buffers must fail")
+        } catch {
+            #expect(error.code == .full)
+            #expect(error.message.contains("write buffers are full"))
+        }
+        // A blocking publisher waits for the disk, then gets through.
+        let blockedDone = DispatchSemaphore(value: 0)
+        let blocked = Thread {
+            _ = try? publish(topic, payloads: chunk) // does not fit either: must wait for the disk
+            blockedDone.signal()
+        }
+        blocked.start()
+        #expect(blockedDone.wait(timeout: .now() + 0.3) == .timedOut, "the blocking publisher must wait while the disk is stalled")
+        partition.stallFlushesForTesting = nil
+        stall.signal()
+        #expect(blockedDone.wait(timeout: .now() + 10) == .success)
+        #expect(waitUntil(timeout: 10) { ((try? readAll(queue, "stalled").count) ?? 0) == 5000 + 3000 + 3000 })
+        queue.close()
+    }
 }

@@ -103,6 +103,13 @@ extension HostConfiguration {
         spec.inputs = try reader.stringList("inputs") ?? []
         spec.output = try reader.string("output")
         if let timeout = try reader.int("stop_timeout_ms") { spec.stopTimeoutMs = Int(clamping: timeout) }
+        if let mode = try reader.string("publish") {
+            switch mode {
+            case "block": spec.nonBlockingPublish = false
+            case "fail-when-full": spec.nonBlockingPublish = true
+            default: throw ConfigFileError(file: file, message: "instance '\(name)': publish must be block or fail-when-full, got '\(mode)'")
+            }
+        }
         if let restart = table["restart"] {
             reader.consumed.insert("restart")
             switch restart {

@@ -64,7 +64,8 @@ enum HostAPITable {
                 start = end
             }
             for run in runs {
-                lastOffset = try run.appender.append(UnsafeBufferPointer(rebasing: records[run.range]), defaultEventTimeNs: now).offset
+                lastOffset = try run.appender.append(UnsafeBufferPointer(rebasing: records[run.range]), defaultEventTimeNs: now,
+                                                     nonBlocking: context.nonBlockingPublish).offset
             }
         } catch {
             context.publishErrors.add()

@@ -15,6 +15,8 @@ public final class InstanceContext: @unchecked Sendable {
     public let pluginName: String
     let services: HostServices
     let outputTopic: String?
+    /// Publish answers SB_ERR_FULL instead of waiting when the queue's buffers are full.
+    let nonBlockingPublish: Bool
     let namespace: String
     let metricTable: PluginMetricTable
     let recordsOut: Counter
@@ -33,9 +35,10 @@ public final class InstanceContext: @unchecked Sendable {
 
     init(
         instanceName: String, pluginName: String, services: HostServices, outputTopic: String?,
-        metricTable: PluginMetricTable, logBuffer: LogBuffer
+        metricTable: PluginMetricTable, logBuffer: LogBuffer, nonBlockingPublish: Bool = false
     ) {
         self.logBuffer = logBuffer
+        self.nonBlockingPublish = nonBlockingPublish
         self.instanceName = instanceName
         self.pluginName = pluginName
         self.services = services

@@ -123,7 +123,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         return (size + 7) & ~7
     }
 
-    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition {
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition {
         // Validate the whole batch first: all or nothing.
         for record in records {
             let size = Self.frameSize(record)

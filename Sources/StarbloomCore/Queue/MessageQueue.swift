@@ -24,14 +24,20 @@ public protocol MessageQueue: AnyObject, Sendable {
 public protocol TopicAppender: AnyObject, Sendable {
     var name: String { get }
     /// Appends `records` (buffers borrowed for the call), routing each to a partition by its key;
-    /// all or nothing per partition. Returns where the last record went.
-    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition
+    /// all or nothing per partition. Returns where the last record went. When the write buffers are
+    /// full, waits for the disk — or, with `nonBlocking`, throws `.full` at once.
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition
     /// The same, suspending the caller until acknowledged instead of blocking its thread (the records
     /// are copied before the first suspension, so the buffers need only live until the call returns).
     func appendAsync(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) async throws(QueueError) -> RecordPosition
 }
 
 extension TopicAppender {
+    /// Blocking append (waits when buffers are full).
+    public func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition {
+        try append(records, defaultEventTimeNs: defaultEventTimeNs, nonBlocking: false)
+    }
+
     public func appendAsync(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) async throws(QueueError) -> RecordPosition {
         try append(records, defaultEventTimeNs: defaultEventTimeNs)
     }

@@ -12,6 +12,9 @@ public struct InstanceSpec: Sendable, Codable, Equatable {
     public var inputs: [String]
     /// Topic used when a record is published or emitted with an empty topic.
     public var output: String?
+    /// When the queue's buffers are full, publish returns SB_ERR_FULL at once instead of waiting
+    /// (`publish = "fail-when-full"`; the default `"block"` waits for the disk).
+    public var nonBlockingPublish = false
 
     public init(name: String, plugin: String, enabled: Bool = true, restart: RestartPolicy = RestartPolicy(),
                 stopTimeoutMs: Int = 5_000, settings: [String: SettingValue] = [:], inputs: [String] = [],

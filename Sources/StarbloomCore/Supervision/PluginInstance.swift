@@ -203,7 +203,7 @@ public final class PluginInstance: @unchecked Sendable {
         }
         let context = InstanceContext(
             instanceName: name, pluginName: plugin.name, services: services, outputTopic: spec.output,
-            metricTable: metricTable, logBuffer: logBuffer)
+            metricTable: metricTable, logBuffer: logBuffer, nonBlockingPublish: spec.nonBlockingPublish)
         let contextPointer = OpaquePointer(Unmanaged.passUnretained(context).toOpaque())
         let configPointer = UnsafeTransfer(UnsafePointer(config.config))
         let contextTransfer = UnsafeTransfer(contextPointer)

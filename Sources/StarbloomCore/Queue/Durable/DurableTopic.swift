@@ -33,9 +33,9 @@ final class DurableTopic: TopicAppender, Sendable {
         return Int(hash % UInt64(count))
     }
 
-    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) throws(QueueError) -> RecordPosition {
+    func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition {
         if partitions.count == 1 {
-            let offset = try partitions[0].append(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs)
+            let offset = try partitions[0].append(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs, nonBlocking: nonBlocking)
             return RecordPosition(partition: 0, offset: offset)
         }
         let keyless = rotation.add(1, ordering: .relaxed).newValue % partitions.count
@@ -48,7 +48,7 @@ final class DurableTopic: TopicAppender, Sendable {
         }
         var last = RecordPosition(partition: 0, offset: 0)
         for (partition, indices) in groups.enumerated() where !indices.isEmpty {
-            let offset = try partitions[partition].append(records, indices: indices, defaultEventTimeNs: defaultEventTimeNs)
+            let offset = try partitions[partition].append(records, indices: indices, defaultEventTimeNs: defaultEventTimeNs, nonBlocking: nonBlocking)
             if partition == lastPartition { last = RecordPosition(partition: partition, offset: offset) }
         }
         return last

@@ -30,6 +30,11 @@ final class PartitionLog: @unchecked Sendable {
     private var pending: WriteBuffer
     private var spare: WriteBuffer
     private var flushing = false
+    /// Fault injection for tests: when set, a flush waits on it after taking the buffer, as if the
+    /// disk stalled. Never set outside tests.
+    var stallFlushesForTesting: DispatchSemaphore?
+    /// Signalled when a flush reaches the stall point (tests wait for it).
+    var stallReachedForTesting: DispatchSemaphore?
     /// Async publishers waiting for the fsync that covers their last offset, oldest first.
     private var asyncWaiters: [(offset: UInt64, continuation: CheckedContinuation<Result<UInt64, QueueError>, Never>)] = []
     private var flusherStarted = false
@@ -277,7 +282,12 @@ final class PartitionLog: @unchecked Sendable {
         var cursor = 0
         var offset = batch.firstOffset
         var error: String?
+        let stall = stallFlushesForTesting
+        let reached = stallReachedForTesting
         condition.unlock()
+        reached?.signal()
+        stall?.wait()
+        stall?.signal()
 
         let segmentLimit = settings.segmentBytes
         func writeRange(_ from: Int, _ to: Int, at filePosition: Int, _ segment: LogSegment) -> Bool {
