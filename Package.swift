@@ -38,6 +38,12 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .systemLibrary(
+            name: "CSQLite",
+            path: "Sources/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
             name: "CFFI",
             path: "Sources/CFFI",
             pkgConfig: "libffi",
@@ -56,6 +62,7 @@ let package = Package(
                 "CStarbloomABI",
                 "CStarbloomSupport",
                 "CFFI",
+                "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Sources/StarbloomCore",

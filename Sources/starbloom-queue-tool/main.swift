@@ -1,4 +1,5 @@
-// starbloom-queue-tool: drives the durable queue from a separate process, for crash tests.
+// starbloom-queue-tool: drives the durable queue (and the SQLite state store) from a separate
+// process, for crash tests.
 //
 //   starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH
 //     Publishes COUNT records (payload = QueuePattern.payload(sequence)) in batches, printing
@@ -14,6 +15,26 @@ func fail(_ message: String) -> Never {
 }
 
 let arguments = CommandLine.arguments
+// starbloom-queue-tool kv-put DB COUNT: puts key-<i> = value-<i> one write at a time into the SQLite
+// state store, printing "ack N" after each acknowledged write (for the storage crash test).
+if arguments.count == 4, arguments[1] == "kv-put" {
+    guard let count = Int(arguments[3]), count > 0 else { fail("COUNT must be a positive integer") }
+    let store: SQLiteStateStore
+    do {
+        store = try SQLiteStateStore(path: arguments[2])
+    } catch {
+        fail(error.description)
+    }
+    for i in 0..<count {
+        do {
+            _ = try store.put(namespace: "crash", key: Array("key-\(i)".utf8), value: QueuePattern.payload(sequence: i, bytes: 100))
+        } catch {
+            fail(error.message)
+        }
+        FileHandle.standardOutput.write(Data("ack \(i + 1)\n".utf8))
+    }
+    exit(0)
+}
 guard arguments.count == 8, arguments[1] == "publish" else {
     fail("usage: starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH")
 }

@@ -78,7 +78,7 @@ extension Starbloom {
             do {
                 services = try HostServices.embedded(configuration: configuration, logger: logger)
             } catch {
-                throw ServeError(message: "cannot open the queue in \(configuration.dataDirectory)/queue: \(error.message)")
+                throw ServeError(message: "cannot open the data directory \(configuration.dataDirectory): \(error)")
             }
             let starbloom = StarbloomHost(configuration: configuration, services: services)
             do {

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 
 /// The core services every plugin instance reaches through the host API table. One set per host;
@@ -26,13 +27,16 @@ public struct HostServices: Sendable {
         self.logger = logger
     }
 
-    /// The embedded defaults: the durable queue in `<dataDirectory>/queue` and in-memory state stores
-    /// (until the SQLite storage lands).
-    public static func embedded(configuration: HostConfiguration, logger: Logger = Logger(label: "starbloom")) throws(QueueError) -> HostServices {
+    /// The embedded defaults: the durable queue in `<dataDirectory>/queue`, key-value entries and
+    /// checkpoints in SQLite (`<dataDirectory>/state.db`); time series stay in memory until the
+    /// time-series store lands.
+    public static func embedded(configuration: HostConfiguration, logger: Logger = Logger(label: "starbloom")) throws -> HostServices {
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let queue = try DurableQueue(directory: "\(configuration.dataDirectory)/queue", defaults: configuration.queueDefaults, logger: logger)
         for (name, settings) in configuration.topics {
             try queue.createTopic(name, settings: settings)
         }
-        return HostServices(queue: queue, logger: logger)
+        let state = try SQLiteStateStore(path: "\(configuration.dataDirectory)/state.db")
+        return HostServices(queue: queue, keyValue: state, checkpoints: state, logger: logger)
     }
 }
