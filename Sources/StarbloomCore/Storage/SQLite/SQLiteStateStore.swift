@@ -12,6 +12,8 @@ import Foundation
 public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked Sendable {
     let database: SQLiteDatabase
     private var nextVersion: UInt64 = 1
+    /// Reads of entries without a TTL are served from here; every write updates it after commit.
+    public let cache: ByteBoundedLRUCache<VersionedValue>
 
     static let migrations: [SQLiteDatabase.Migration] = [
         .init(version: 1, sql: """
@@ -30,8 +32,9 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             """),
     ]
 
-    public init(path: String) throws(SQLiteError) {
+    public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path, migrations: Self.migrations)
+        cache = ByteBoundedLRUCache(capacityBytes: cacheBytes) { $0.value.count + 16 }
         do {
             nextVersion = try database.write { connection in
                 let statement = try connection.statement("SELECT value FROM meta WHERE name = 'next_version'")
@@ -112,8 +115,35 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     // MARK: KeyValueStore
 
+    @inline(__always)
+    static func cacheKey(_ namespace: String, _ key: [UInt8]) -> [UInt8] {
+        var combined = Array(namespace.utf8)
+        combined.append(0)
+        combined.append(contentsOf: key)
+        return combined
+    }
+
     public func get(namespace: String, key: [UInt8]) -> VersionedValue? {
-        try? database.read { connection in try current(connection, namespace, key) }
+        let cacheKey = Self.cacheKey(namespace, key)
+        let (cached, sequence) = cache.lookup(cacheKey)
+        if let cached { return cached }
+        let found = try? database.read { connection -> (VersionedValue, Bool)? in
+            let statement = try connection.statement(
+                "SELECT value, version, expires_at IS NOT NULL FROM kv WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)")
+            try statement.bind(1, namespace)
+            try statement.bind(2, key)
+            try statement.bind(3, Self.nowMs())
+            guard try statement.step() else { return nil }
+            return (VersionedValue(value: statement.blob(0), version: UInt64(statement.int64(1))), statement.int64(2) != 0)
+        }
+        guard let (value, expires) = found ?? nil else { return nil }
+        if !expires { cache.insert(cacheKey, value, ifSequence: sequence) }
+        return value
+    }
+
+    /// After a committed write: the key's new entry (nil when deleted or when it has a TTL).
+    private func wrote(_ namespace: String, _ key: [UInt8], _ value: VersionedValue?) {
+        cache.written(Self.cacheKey(namespace, key), value)
     }
 
     public func put(namespace: String, key: [UInt8], value: [UInt8]) throws(StoreError) -> UInt64 {
@@ -124,11 +154,13 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
     public func put(namespace: String, key: [UInt8], value: [UInt8], ttlMs: Int64?) throws(StoreError) -> UInt64 {
         try checkSizes(key, value)
         if let ttlMs, ttlMs <= 0 { throw StoreError(code: .invalid, message: "ttl must be positive, got \(ttlMs) ms") }
-        return try write { connection, allocate in
+        let version = try write { connection, allocate in
             let version = allocate()
             try store(connection, namespace, key, value, version: version, ttlMs: ttlMs)
             return version
         }
+        wrote(namespace, key, ttlMs == nil ? VersionedValue(value: value, version: version) : nil)
+        return version
     }
 
     public func delete(namespace: String, key: [UInt8]) throws(StoreError) {
@@ -141,6 +173,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             try statement.run()
             return live
         }
+        wrote(namespace, key, nil)
         if !existed { throw StoreError(code: .notFound, message: "key not found") }
     }
 
@@ -155,18 +188,22 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             try store(connection, namespace, key, value, version: next, ttlMs: nil)
             return .success(next)
         }
-        return try outcome.get()
+        let version = try outcome.get()
+        wrote(namespace, key, VersionedValue(value: value, version: version))
+        return version
     }
 
     /// Writes only if the key is absent (or expired). Returns the new version, or nil if it existed.
     public func putIfAbsent(namespace: String, key: [UInt8], value: [UInt8], ttlMs: Int64? = nil) throws(StoreError) -> UInt64? {
         try checkSizes(key, value)
-        return try write { connection, allocate in
+        let version: UInt64? = try write { connection, allocate in
             if try current(connection, namespace, key) != nil { return nil }
             let version = allocate()
             try store(connection, namespace, key, value, version: version, ttlMs: ttlMs)
             return version
         }
+        if let version { wrote(namespace, key, ttlMs == nil ? VersionedValue(value: value, version: version) : nil) }
+        return version
     }
 
     /// Adds `delta` to a value holding a decimal integer (absent counts as 0). Returns the new value.
@@ -187,7 +224,9 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             try store(connection, namespace, key, Array(String(sum).utf8), version: version, ttlMs: nil)
             return .success((sum, version))
         }
-        return try outcome.get()
+        let (sum, version) = try outcome.get()
+        wrote(namespace, key, VersionedValue(value: Array(String(sum).utf8), version: version))
+        return (sum, version)
     }
 
     /// One operation of an atomic batch.
@@ -206,7 +245,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             }
         }
         do {
-            return try write { connection, allocate in
+            let versions = try write { connection, allocate in
                 var versions: [UInt64] = []
                 for (index, operation) in operations.enumerated() {
                     switch operation {
@@ -232,6 +271,15 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
                 }
                 return versions
             }
+            for (operation, version) in zip(operations, versions) {
+                switch operation {
+                case .put(let key, let value), .compareAndSwap(let key, _, let value):
+                    wrote(namespace, key, VersionedValue(value: value, version: version))
+                case .delete(let key):
+                    wrote(namespace, key, nil)
+                }
+            }
+            return versions
         } catch {
             throw error
         }
