@@ -60,6 +60,14 @@ extension HostConfiguration {
             }
             try hostReader.rejectUnknown()
         }
+        if let storage = try reader.table("storage") {
+            var storageReader = TableReader(table: storage, path: "storage.", file: file)
+            if let bytes = try storageReader.int("cache_bytes") {
+                guard bytes >= 0 else { throw ConfigFileError(file: file, message: "storage.cache_bytes must not be negative, got \(bytes)") }
+                configuration.cacheBytes = Int(clamping: bytes)
+            }
+            try storageReader.rejectUnknown()
+        }
         if let queue = try reader.table("queue") {
             configuration.queueDefaults = try topicSettings(queue, base: TopicSettings(), path: "queue.", file: file, allowName: false)
         }

@@ -36,7 +36,26 @@ public struct HostServices: Sendable {
         for (name, settings) in configuration.topics {
             try queue.createTopic(name, settings: settings)
         }
-        let state = try SQLiteStateStore(path: "\(configuration.dataDirectory)/state.db")
-        return HostServices(queue: queue, keyValue: state, checkpoints: state, logger: logger)
+        let state = try SQLiteStateStore(path: "\(configuration.dataDirectory)/state.db", cacheBytes: configuration.cacheBytes)
+        let services = HostServices(queue: queue, keyValue: state, checkpoints: state, logger: logger)
+        services.metrics.addCollector { [cache = state.cache] in
+            let stats = cache.statistics
+            return """
+                # HELP starbloom_cache_hits_total Key-value reads served from the cache.
+                # TYPE starbloom_cache_hits_total counter
+                starbloom_cache_hits_total \(stats.hits)
+                # HELP starbloom_cache_misses_total Key-value reads that went to SQLite.
+                # TYPE starbloom_cache_misses_total counter
+                starbloom_cache_misses_total \(stats.misses)
+                # HELP starbloom_cache_evictions_total Entries evicted to stay within the byte bound.
+                # TYPE starbloom_cache_evictions_total counter
+                starbloom_cache_evictions_total \(stats.evictions)
+                # HELP starbloom_cache_bytes Bytes held by the cache (bound: \(cache.capacityBytes)).
+                # TYPE starbloom_cache_bytes gauge
+                starbloom_cache_bytes \(stats.bytes)
+
+                """
+        }
+        return services
     }
 }
