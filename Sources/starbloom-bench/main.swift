@@ -3,6 +3,7 @@
 //   starbloom-bench host       ABI call costs and source throughput through the host API (issue 2)
 //   starbloom-bench queue      durable queue throughput and latency (issue 3)
 //   starbloom-bench queue-rss  peak RSS while publishing 10M records (own process)
+//   starbloom-bench storage    key-value puts and gets (issue 4)
 import CBenchSupport
 import CStarbloomABI
 import Foundation
@@ -14,13 +15,16 @@ switch mode {
 case "queue":
     try await QueueBench.run()
     exit(0)
+case "storage":
+    try StorageBench.run()
+    exit(0)
 case "queue-rss":
     try QueueBench.runPeakRSS()
     exit(0)
 case "host":
     break
 default:
-    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss]\n".utf8))
+    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage]\n".utf8))
     exit(2)
 }
 
