@@ -464,4 +464,48 @@ struct DurableQueueTests {
         #expect(waitUntil(timeout: 10) { ((try? readAll(queue, "stalled").count) ?? 0) == 5000 + 3000 + 3000 })
         queue.close()
     }
+
+    @Test("a committed offset beyond the log after recovery is pulled back, so later records are not skipped")
+    func committedOffsetClampedAfterRecovery() throws {
+        let directory = QueueDirectory()
+        var positionOfFifth = 0
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            try publish(try queue.topic(named: "lossy"), payloads: (0..<10).map { payload($0) })
+            try queue.commit(group: "g", topic: "lossy", offset: 10)
+            positionOfFifth = 5 * (RecordFrame.headerSize + 6 + 1 + 2 + 200) // five frames with one 1-byte-name header
+            queue.close()
+        }
+        // Damage record 5: recovery truncates the tail there (records 5...9 are gone, as after an OS crash).
+        let handle = try #require(FileHandle(forUpdatingAtPath: segmentPath(directory, "lossy")))
+        try handle.seek(toOffset: UInt64(positionOfFifth + 40))
+        try handle.write(contentsOf: [0xFF, 0xFF, 0xFF])
+        try handle.close()
+        let queue = try DurableQueue(directory: directory.path)
+        #expect(try readAll(queue, "lossy").count == 5)
+        #expect(queue.committedOffset(group: "g", topic: "lossy") == 5)
+        #expect(queue.recoveryReport.contains { $0.contains("reset to 5") }, "\(queue.recoveryReport)")
+        try publish(try queue.topic(named: "lossy"), payloads: [payload(5)])
+        #expect(try queue.read(topic: "lossy", from: 5, limit: 10).map(\.offset) == [5], "the new record is delivered to the group")
+        queue.close()
+    }
+
+    @Test("records the frame format cannot hold and empty batches are refused, not crashed on")
+    func unrepresentableRecords() throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        let topic = try queue.topic(named: "edge")
+        let longName = String(repeating: "n", count: 70_000)
+        let record = QueueRecord(topic: "", offset: 0, key: [], payload: [1], headers: [.init(name: longName, value: [])], eventTimeNs: 0)
+        let arena = RecordArena([record])
+        defer { arena.release() }
+        do {
+            _ = try topic.append(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: 0)
+            Issue.record("a 70,000-byte header name must be refused")
+        } catch {
+            #expect(error.code == .tooLarge)
+        }
+        #expect(throws: QueueError.self) { try topic.append(UnsafeBufferPointer(start: arena.records, count: 0), defaultEventTimeNs: 0) }
+        queue.close()
+    }
 }

@@ -56,6 +56,9 @@ public final class StarbloomHost: @unchecked Sendable {
             DispatchQueue.global().async(group: group) { instance.shutdown() }
         }
         group.wait()
+        // Only now: instances may publish until they stop. Writes what is buffered, syncs, stops the
+        // queue's threads.
+        (services.queue as? DurableQueue)?.close()
     }
 
     public var allInstances: [PluginInstance] {

@@ -28,8 +28,15 @@ struct ProcessorFeed {
             for topic in topics {
                 for partition in topic.partitions where !context.isStopRequested {
                     let from = queue.committedOffset(group: group, topic: topic.name, partition: partition.partition) ?? 0
-                    guard let records = try? queue.read(topic: topic.name, partition: partition.partition, from: from, limit: batchSize),
-                          !records.isEmpty else { continue }
+                    let records: [QueueRecord]
+                    do {
+                        records = try queue.read(topic: topic.name, partition: partition.partition, from: from, limit: batchSize)
+                    } catch {
+                        // A damaged record stops this partition for this consumer: fail loudly (the
+                        // restart policy and the instance's last error show it) rather than spin silently.
+                        return (SB_ERR_UNAVAILABLE, "cannot read '\(topic.name)' partition \(partition.partition) at offset \(from): \(error.message)")
+                    }
+                    if records.isEmpty { continue }
                     delivered = true
                     let outcome = deliver(records)
                     if outcome.0 != SB_OK { return outcome }

@@ -57,6 +57,12 @@ final class ConsumerOffsetStore: @unchecked Sendable {
         return offsets[Key(group: group, topic: topic, partition: partition)]
     }
 
+    var all: [(key: Key, offset: UInt64)] {
+        lock.lock()
+        defer { lock.unlock() }
+        return offsets.map { ($0.key, $0.value) }
+    }
+
     var groups: [String] {
         lock.lock()
         defer { lock.unlock() }
@@ -70,7 +76,9 @@ final class ConsumerOffsetStore: @unchecked Sendable {
         defer { lock.unlock() }
         let written = entry.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         guard written == entry.count, fdatasync(fd) == 0 else {
-            throw QueueError.io("cannot persist the offset of group '\(group)'", errno)
+            let code = errno
+            ftruncate(fd, off_t(fileSize)) // never leave a torn entry in front of later commits
+            throw QueueError.io("cannot persist the offset of group '\(group)'", code)
         }
         offsets[key] = offset
         fileSize += entry.count

@@ -45,6 +45,17 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
             topicsByName[name] = topic
             for partition in topic.partitions { recoveryReport += partition.recoveryReport }
         }
+        // A commit can be ahead of the log after an OS crash (the commit was fsynced, the records it
+        // covered were not) or after a torn tail was truncated: pull it back so the records published
+        // from now on are not skipped.
+        for (key, offset) in offsetStore.all {
+            guard let topic = topicsByName[key.topic], topic.partitions.indices.contains(key.partition) else { continue }
+            let next = topic.partitions[key.partition].info.nextOffset
+            if offset > next {
+                try offsetStore.commit(group: key.group, topic: key.topic, partition: key.partition, offset: next)
+                recoveryReport.append("group '\(key.group)' had committed offset \(offset) of '\(key.topic)' partition \(key.partition), beyond its end \(next); reset to \(next)")
+            }
+        }
         for line in recoveryReport { logger.warning("queue recovery", metadata: ["detail": "\(line)"]) }
         let thread = Thread { [weak self] in self?.maintain() }
         thread.name = "sb-queue-maintenance"
@@ -97,6 +108,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
             let data = try JSONEncoder().encode(chosen)
             try data.write(to: URL(fileURLWithPath: "\(path)/topic.json"), options: .atomic)
+            try syncDirectory(path)
             try syncDirectory(topicsDirectory)
         } catch let error as QueueError {
             throw error
@@ -153,7 +165,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         guard topic.partitions.indices.contains(partition) else {
             throw QueueError(code: .invalidOffset, message: "topic '\(name)' has no partition \(partition)")
         }
-        let next = topic.partitions[partition].info.nextOffset
+        let next = topic.partitions[partition].visibleEnd
         if offset > next {
             throw QueueError(code: .invalidOffset, message: "cannot commit offset \(offset) for topic '\(name)' partition \(partition): its next offset is \(next)")
         }

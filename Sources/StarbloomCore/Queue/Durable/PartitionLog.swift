@@ -85,8 +85,10 @@ final class PartitionLog: @unchecked Sendable {
                 nonBlocking: Bool = false) throws(QueueError) -> UInt64 {
         var total = 0
         let count = indices?.count ?? records.count
+        if count == 0 { throw QueueError(code: .invalidOffset, message: "an empty batch has nothing to append") }
         for i in 0..<count {
             let record = records[indices?[i] ?? i]
+            if let problem = RecordFrame.problem(with: record) { throw QueueError(code: .tooLarge, message: problem) }
             let bytes = RecordFrame.recordBytes(of: record)
             if bytes > settings.maxRecordBytes {
                 throw QueueError(code: .tooLarge,
@@ -119,7 +121,7 @@ final class PartitionLog: @unchecked Sendable {
             while durableOffset <= last {
                 if let failure { throw QueueError(code: .io, message: failure) }
                 if !flushing {
-                    try flushLocked(sync: true)
+                    if pending.count > 0 { try flushLocked(sync: true) } else { try syncWrittenLocked() }
                 } else {
                     condition.wait()
                 }
@@ -136,6 +138,10 @@ final class PartitionLog: @unchecked Sendable {
     /// the topic's durability) and resumed by this partition's flusher thread. Many async publishers
     /// thus share one fsync without one OS thread each.
     func appendAsync(_ records: UnsafeBufferPointer<sb_record>, indices: [Int]?, defaultEventTimeNs: Int64) async throws(QueueError) -> UInt64 {
+        if records.isEmpty { throw QueueError(code: .invalidOffset, message: "an empty batch has nothing to append") }
+        for record in records {
+            if let problem = RecordFrame.problem(with: record) { throw QueueError(code: .tooLarge, message: problem) }
+        }
         for record in records where RecordFrame.recordBytes(of: record) > settings.maxRecordBytes {
             throw QueueError(code: .tooLarge,
                              message: "record of \(RecordFrame.recordBytes(of: record)) bytes exceeds the limit of \(settings.maxRecordBytes) bytes on topic '\(topic)'")
@@ -182,7 +188,7 @@ final class PartitionLog: @unchecked Sendable {
             }
             // No gather window here: measured, waiting for the just-resumed publishers cost more in
             // wake-ups than it saved in fsyncs (110k vs 185k records/s with 64 async publishers).
-            if pending.count > 0 && !flushing { try? flushLocked(sync: true) }
+            if pending.count > 0 && !flushing { try? flushLocked(sync: true) } else if !flushing { try? syncWrittenLocked() }
             let durable = durableOffset
             var ready: [CheckedContinuation<Result<UInt64, QueueError>, Never>] = []
             var results: [Result<UInt64, QueueError>] = []
@@ -237,7 +243,29 @@ final class PartitionLog: @unchecked Sendable {
     func flushPending() {
         condition.lock()
         defer { condition.unlock() }
-        if !flushing && pending.count > 0 { try? flushLocked(sync: false) }
+        // An `always` topic's records are never written without their fsync (else readers could see,
+        // and publishers wait on, data that is written but not durable).
+        if !flushing && pending.count > 0 { try? flushLocked(sync: settings.durability == .always) }
+    }
+
+    /// With the lock held and nothing pending or flushing: makes what is already written durable.
+    private func syncWrittenLocked() throws(QueueError) {
+        guard !flushing, durableOffset < visibleOffset, let active = segments.last else { return }
+        if let failure { throw QueueError(code: .io, message: failure) }
+        flushing = true
+        let target = visibleOffset
+        condition.unlock()
+        let ok = fdatasync(active.fd) == 0
+        let code = errno
+        condition.lock()
+        flushing = false
+        if ok {
+            durableOffset = max(durableOffset, target)
+        } else {
+            failure = "partition \(partition) of topic '\(topic)' stopped accepting writes: fdatasync failed: \(String(cString: strerror(code)))"
+        }
+        condition.broadcast()
+        if let failure { throw QueueError(code: .io, message: failure) }
     }
 
     /// fdatasync if anything was written since the last sync (`interval` durability).
@@ -261,6 +289,8 @@ final class PartitionLog: @unchecked Sendable {
 
     /// With the lock held and no flush running: writes `pending` (and syncs), unlocking meanwhile.
     private func flushLocked(sync: Bool) throws(QueueError) {
+        // After a failed write the file's end is unknown: writing more would leave a silent gap.
+        if let failure { throw QueueError(code: .io, message: failure) }
         guard pending.count > 0 else { return }
         flushing = true
         if sync && publishersInside > 1 && pending.count < publishersInside {
@@ -432,6 +462,10 @@ final class PartitionLog: @unchecked Sendable {
                         }
                         cursor += length
                     case .incomplete(let length):
+                        if position + cursor + length > size {
+                            corruption = QueueError(code: .corrupt, message: "\(segment.logPath): a frame of \(length) bytes at \(position + cursor) runs past the end of the data")
+                            return
+                        }
                         if cursor == 0 { grew = true; buffer = [UInt8](repeating: 0, count: max(length, buffer.count * 2)) }
                         return
                     case .end:
@@ -451,6 +485,13 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     // MARK: Info and retention
+
+    /// The offset below which records are readable.
+    var visibleEnd: UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return visibleOffset
+    }
 
     var info: PartitionInfo {
         condition.lock()
@@ -486,6 +527,12 @@ final class PartitionLog: @unchecked Sendable {
         condition.lock()
         let sealed = segments.filter(\.sealed).map { (segment: $0, size: $0.size) }
         let activeSnapshot = segments.last.map { (segment: $0, size: $0.size) }
+        // A newer value that is written but not yet fsynced must not cause a durable older one to be
+        // dropped: a crash could lose the newer one and leave the key with nothing.
+        let durable: UInt64 = switch settings.durability {
+        case .always, .interval: durableOffset
+        case .none: visibleOffset // nothing is promised beyond the OS for `none`
+        }
         condition.unlock()
         guard !sealed.isEmpty else { return 0 }
         // Newest offset per key across every segment (the active one included: a newer value there
@@ -494,7 +541,7 @@ final class PartitionLog: @unchecked Sendable {
         for (segment, size) in sealed + (activeSnapshot.map { [$0] } ?? []) {
             try forEachFrame(segment, size: size) { base, offset in
                 let keyLength = Int(UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 24, as: UInt32.self)))
-                guard keyLength > 0 else { return }
+                guard keyLength > 0, offset < durable else { return }
                 newest[Self.key(of: base, length: keyLength)] = offset
             }
         }
@@ -530,11 +577,19 @@ final class PartitionLog: @unchecked Sendable {
             replacement.zeroedUntil = kept.count
             for (offset, position) in keptOffsets { replacement.noteFrame(offset: offset, position: position) }
             condition.lock()
-            if rename(temporary, segment.logPath) != 0 {
+            guard segments.contains(where: { $0 === segment }) else {
+                // Retention (or another compaction) removed it meanwhile: do not resurrect it.
                 condition.unlock()
-                Glibc.close(fd)
-                throw QueueError.io("cannot replace \(segment.logPath)", errno)
+                unlink(temporary)
+                continue // `replacement` closes its fd when released
             }
+            if rename(temporary, segment.logPath) != 0 {
+                let code = errno
+                condition.unlock()
+                unlink(temporary)
+                throw QueueError.io("cannot replace \(segment.logPath)", code)
+            }
+            try? syncDirectory(directory) // the rename must be durable before the new index is written
             // Readers holding the old segment keep reading its (now unlinked) file through their fd.
             if let index = segments.firstIndex(where: { $0 === segment }) { segments[index] = replacement }
             replacement.writeIndexFile()
@@ -574,6 +629,7 @@ final class PartitionLog: @unchecked Sendable {
                         body(raw.baseAddress! + cursor, offset)
                         cursor += length
                     case .incomplete(let length):
+                        if position + cursor + length > size { corrupt = "a frame of \(length) bytes runs past the end of the data"; return }
                         if cursor == 0 { grow = length }
                         return
                     case .end:
@@ -620,7 +676,7 @@ final class PartitionLog: @unchecked Sendable {
                 } else if !isLast {
                     recoveryReport.append("rebuilt the damaged index of \(segment.logPath)")
                 }
-                scan(segment, fileLength: fileLength, isLast: isLast)
+                try scan(segment, fileLength: fileLength, isLast: isLast)
                 if !isLast {
                     segment.sealed = true
                     segment.writeIndexFile()
@@ -644,7 +700,7 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     /// Reads every frame of a segment, building its index and finding where valid data ends.
-    private func scan(_ segment: LogSegment, fileLength: Int, isLast: Bool) {
+    private func scan(_ segment: LogSegment, fileLength: Int, isLast: Bool) throws(QueueError) {
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var position = 0
         var expected = segment.baseOffset
@@ -652,15 +708,18 @@ final class PartitionLog: @unchecked Sendable {
         scanning: while position < fileLength {
             let want = min(buffer.count, fileLength - position)
             let got = buffer.withUnsafeMutableBytes { pread(segment.fd, $0.baseAddress, want, off_t(position)) }
-            if got <= 0 { problem = "read failed"; break }
+            if got <= 0 {
+                // An I/O error is not a torn tail: truncating here could destroy acknowledged records.
+                throw QueueError.io("cannot read \(segment.logPath) at \(position)", errno)
+            }
             var cursor = 0
             var stop = false
             buffer.withUnsafeBytes { raw in
                 while cursor < got {
                     switch RecordFrame.check(raw.baseAddress! + cursor, available: got - cursor) {
                     case .valid(let length, let offset):
-                        // Offsets only grow; gaps are normal in compacted segments.
-                        if offset < expected {
+                        // Offsets only grow; gaps are normal in compacted (sealed) segments only.
+                        if offset < expected || (isLast && offset != expected) {
                             problem = "offset \(offset) where \(expected) or later was expected"
                             stop = true
                             return
@@ -694,7 +753,10 @@ final class PartitionLog: @unchecked Sendable {
         segment.nextOffset = expected
         guard let problem else {
             if isLast && position < fileLength {
-                // Preallocated zeros after the data: nothing to report.
+                // Zeros after the data. Clear everything past it anyway: if the crash lost a page in the
+                // middle of a flush, later pages may hold stale frames that a future scan would accept.
+                ftruncate(segment.fd, off_t(position))
+                _ = sb_preallocate_safe(segment.fd, capacity: settings.segmentBytes)
             }
             return
         }

@@ -30,6 +30,16 @@ enum RecordFrame {
         return size
     }
 
+    /// nil when the record fits the frame format (u16 header count and header name lengths).
+    static func problem(with record: sb_record) -> String? {
+        guard let headers = record.headers, record.header_count > 0 else { return nil }
+        if record.header_count > Int(UInt16.max) { return "a record may carry at most 65535 headers, got \(record.header_count)" }
+        for i in 0..<record.header_count where headers[i].name.len > Int(UInt16.max) {
+            return "header name of \(headers[i].name.len) bytes exceeds 65535 bytes"
+        }
+        return nil
+    }
+
     /// Payload-ish size used for the record size limit (what the producer sent).
     @inline(__always)
     static func recordBytes(of record: sb_record) -> Int {
