@@ -508,4 +508,19 @@ struct DurableQueueTests {
         #expect(throws: QueueError.self) { try topic.append(UnsafeBufferPointer(start: arena.records, count: 0), defaultEventTimeNs: 0) }
         queue.close()
     }
+
+    @Test("a second queue on the same directory is refused while the first is open, and allowed after it closes")
+    func oneProcessPerDirectory() throws {
+        let directory = QueueDirectory()
+        let first = try DurableQueue(directory: directory.path)
+        do {
+            _ = try DurableQueue(directory: directory.path)
+            Issue.record("two queues on one directory must not both open")
+        } catch {
+            #expect(error.message.contains("in use by another process"))
+        }
+        first.close()
+        let second = try DurableQueue(directory: directory.path)
+        second.close()
+    }
 }

@@ -1,5 +1,9 @@
 import Foundation
 import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The embedded durable queue: one directory per topic under `<data>/queue/topics`, one per partition
 /// below it, segment files inside (see `PartitionLog`). Topic settings live in `topic.json`; consumer
@@ -21,6 +25,9 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
     private let stopping = NSCondition()
     private var stopped = false
     private var lastSync: [String: Date] = [:]
+    private let compacting = Mutex(false)
+    private let lockFD: Int32
+    private var closed = false
     /// What recovery found when the queue opened (truncated tails, corrupt segments, rebuilt indexes).
     public private(set) var recoveryReport: [String] = []
 
@@ -36,6 +43,14 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
             try FileManager.default.createDirectory(atPath: topicsDirectory, withIntermediateDirectories: true)
         } catch {
             throw QueueError(code: .io, message: "cannot create \(topicsDirectory): \(error)")
+        }
+        // One process per data directory: two writers appending at the same positions would destroy
+        // each other's records. The lock goes away with the process, even on SIGKILL.
+        lockFD = open("\(directory)/LOCK", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw QueueError.io("cannot open \(directory)/LOCK", errno) }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            Glibc.close(lockFD)
+            throw QueueError(code: .io, message: "the queue in \(directory) is in use by another process (another starbloom serve on the same data directory?)")
         }
         offsetStore = try ConsumerOffsetStore(directory: directory)
         for name in ((try? FileManager.default.contentsOfDirectory(atPath: topicsDirectory)) ?? []).sorted() {
@@ -62,12 +77,15 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         thread.start()
     }
 
-    /// Stops the maintenance thread after a final flush of pending data.
+    /// Stops the maintenance thread after a final flush of pending data, and releases the directory.
     public func close() {
         stopping.lock()
         stopped = true
+        let alreadyClosed = closed
+        closed = true
         stopping.broadcast()
         stopping.unlock()
+        if alreadyClosed { return }
         for topic in allTopics {
             for partition in topic.partitions {
                 partition.flushPending()
@@ -75,6 +93,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
                 partition.close()
             }
         }
+        Glibc.close(lockFD) // releases the flock
     }
 
     deinit { close() }
@@ -208,13 +227,21 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
                     }
                 }
             }
-            if now.timeIntervalSince(lastCompaction) >= 30 {
+            if now.timeIntervalSince(lastCompaction) >= 30 && !compacting.withLock({ $0 }) {
                 lastCompaction = now
-                do {
-                    try compactNow()
-                } catch {
-                    logger.error("queue compaction failed", metadata: ["error": "\(error.message)"])
+                // On its own thread: a long compaction must not hold up the 2 ms flushes and the
+                // interval fsyncs this loop does.
+                compacting.withLock { $0 = true }
+                let thread = Thread { [self] in
+                    do throws(QueueError) {
+                        try compactNow()
+                    } catch {
+                        logger.error("queue compaction failed", metadata: ["error": "\(error.message)"])
+                    }
+                    compacting.withLock { $0 = false }
                 }
+                thread.name = "sb-queue-compaction"
+                thread.start()
             }
             if now.timeIntervalSince(lastRetention) >= 1 {
                 lastRetention = now

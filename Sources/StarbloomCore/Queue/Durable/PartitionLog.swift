@@ -153,6 +153,10 @@ final class PartitionLog: @unchecked Sendable {
                 condition.unlock()
                 return continuation.resume(returning: .failure(QueueError(code: .io, message: failure)))
             }
+            if closed {
+                condition.unlock()
+                return continuation.resume(returning: .failure(QueueError(code: .io, message: "topic '\(topic)' is closed")))
+            }
             if pending.used > 4 * pending.normalCapacity {
                 condition.unlock()
                 return continuation.resume(returning: .failure(QueueError(
@@ -654,6 +658,10 @@ final class PartitionLog: @unchecked Sendable {
     /// served up to the damage. Everything found is written to `recoveryReport`.
     private func recover() throws(QueueError) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        // Leftovers of a crash during compaction or an index write: the originals are intact.
+        for name in names where name.hasSuffix(".compacting") || name.hasSuffix(".tmp") {
+            unlink("\(directory)/\(name)")
+        }
         let bases = names.compactMap { name -> UInt64? in
             guard name.hasSuffix(".log"), name.count == 24 else { return nil }
             return UInt64(name.prefix(20))
