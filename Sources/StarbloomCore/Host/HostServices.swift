@@ -28,8 +28,8 @@ public struct HostServices: Sendable {
     }
 
     /// The embedded defaults: the durable queue in `<dataDirectory>/queue`, key-value entries and
-    /// checkpoints in SQLite (`<dataDirectory>/state.db`); time series stay in memory until the
-    /// time-series store lands.
+    /// checkpoints in SQLite (`<dataDirectory>/state.db`), time series in SQLite (`series.db`, its own
+    /// file so that its writer does not wait behind key-value writes).
     public static func embedded(configuration: HostConfiguration, logger: Logger = Logger(label: "starbloom")) throws -> HostServices {
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let queue = try DurableQueue(directory: "\(configuration.dataDirectory)/queue", defaults: configuration.queueDefaults, logger: logger)
@@ -37,7 +37,8 @@ public struct HostServices: Sendable {
             try queue.createTopic(name, settings: settings)
         }
         let state = try SQLiteStateStore(path: "\(configuration.dataDirectory)/state.db", cacheBytes: configuration.cacheBytes)
-        let services = HostServices(queue: queue, keyValue: state, checkpoints: state, logger: logger)
+        let series = try SQLiteTimeSeriesStore(path: "\(configuration.dataDirectory)/series.db")
+        let services = HostServices(queue: queue, keyValue: state, checkpoints: state, timeSeries: series, logger: logger)
         services.metrics.addCollector { [cache = state.cache] in
             let stats = cache.statistics
             return """
