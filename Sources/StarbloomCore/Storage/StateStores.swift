@@ -11,6 +11,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 public struct VersionedValue: Sendable, Equatable {
     public var value: [UInt8]
     public var version: UInt64
+
+    public init(value: [UInt8], version: UInt64) {
+        self.value = value
+        self.version = version
+    }
 }
 
 public protocol KeyValueStore: AnyObject, Sendable {
@@ -34,6 +39,13 @@ public struct TimeSeriesPoint: Sendable, Equatable {
     public var tags: [String: String]
     public var timestampNs: Int64
     public var value: Double
+
+    public init(metric: String, tags: [String: String] = [:], timestampNs: Int64, value: Double) {
+        self.metric = metric
+        self.tags = tags
+        self.timestampNs = timestampNs
+        self.value = value
+    }
 }
 
 public protocol TimeSeriesStore: AnyObject, Sendable {
