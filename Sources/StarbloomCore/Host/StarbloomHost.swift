@@ -18,6 +18,7 @@ public final class StarbloomHost: @unchecked Sendable {
     private var healthThread: Thread?
     private let stopping = NSCondition()
     private let lastRescan = Mutex(Date())
+    private let lastPurge = Mutex(Date())
     private var isStopping = false
 
     public init(configuration: HostConfiguration, services: HostServices = HostServices()) {
@@ -133,6 +134,11 @@ public final class StarbloomHost: @unchecked Sendable {
                 self.stopping.unlock()
                 if done { return }
                 for instance in self.allInstances { instance.checkHealth() }
+                if Date().timeIntervalSince(self.lastPurge.withLock { $0 }) >= 60 {
+                    // Expired key-value entries already read as absent; this reclaims their space.
+                    self.lastPurge.withLock { $0 = Date() }
+                    _ = try? (self.services.keyValue as? SQLiteStateStore)?.purgeExpired()
+                }
                 if let rescanEvery = self.configuration.rescanInterval,
                    Date().timeIntervalSince(self.lastRescan.withLock { $0 }) >= rescanEvery {
                     self.lastRescan.withLock { $0 = Date() }
