@@ -72,4 +72,21 @@ struct PipelineDeliveryTests {
         Thread.sleep(forTimeInterval: 0.2)
         #expect(host.payloads(topic: "out.x") == (0..<60).map { "P:r\($0)" })
     }
+
+    @Test("an instance whose input pattern matches its own output topic does not consume its own records")
+    func noSelfFeedback() throws {
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        _ = try fixtures.compileFixture("good_processor")
+        let configuration = fixtures.configuration()
+        let host = StarbloomHost(configuration: configuration, services: try HostServices.embedded(configuration: configuration))
+        try host.start()
+        defer { host.shutdown() }
+        try publish(host, topic: "chain.events", ["a", "b"])
+        try host.addInstance(InstanceSpec(name: "loop", plugin: "fixture-processor", settings: ["output": .string("chain.out")],
+                                          inputs: ["chain.*"], output: "chain.out"))
+        #expect(waitUntil(timeout: 10) { host.records(topic: "chain.out").count == 2 })
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(host.payloads(topic: "chain.out") == ["P:a", "P:b"], "no P:P:a — the output is not fed back")
+    }
 }

@@ -14,6 +14,7 @@ struct ProcessorFeed {
     let run: PluginInstance.LiveRun
     let inputs: [String]
     var batchSize = 512
+    var ownOutput: String? { run.context.outputTopic }
     var maxDeliveries = 3
 
     /// Runs until a stop is requested (returns OK) or `process` fails (returns its error).
@@ -24,7 +25,12 @@ struct ProcessorFeed {
         var idleWait: UInt64 = 1_000_000
         while !context.isStopRequested {
             var delivered = false
-            let topics = queue.topics().filter { topic in inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) } }
+            // Never its own output or dead-letter topic: a pattern such as `chain.*` with output
+            // `chain.stamped` would otherwise feed the instance its own records forever.
+            let topics = queue.topics().filter { topic in
+                topic.name != ownOutput && topic.name != "dlq.\(instance.name)"
+                    && inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) }
+            }
             for topic in topics {
                 for partition in topic.partitions where !context.isStopRequested {
                     let from = queue.committedOffset(group: group, topic: topic.name, partition: partition.partition) ?? 0
