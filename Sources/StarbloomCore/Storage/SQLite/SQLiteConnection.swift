@@ -23,6 +23,7 @@ final class SQLiteConnection {
     }
 
     deinit {
+        statementsBySlot.removeAll()
         statements.removeAll()
         sqlite3_close_v2(handle)
     }
@@ -38,6 +39,21 @@ final class SQLiteConnection {
             sqlite3_free(error)
             throw SQLiteError(code: rc, message: message, sql: sql)
         }
+    }
+
+    private var statementsBySlot: [SQLiteStatement?] = []
+
+    /// A prepared statement cached by a small integer chosen by the caller (hot paths: no hashing of
+    /// the SQL text per call). `sql` must always be the same for a slot.
+    func statement(slot: Int, _ sql: String) throws(SQLiteError) -> SQLiteStatement {
+        if slot < statementsBySlot.count, let cached = statementsBySlot[slot] {
+            cached.reset()
+            return cached
+        }
+        let statement = try statement(sql)
+        if slot >= statementsBySlot.count { statementsBySlot += [SQLiteStatement?](repeating: nil, count: slot - statementsBySlot.count + 1) }
+        statementsBySlot[slot] = statement
+        return statement
     }
 
     /// A cached prepared statement, reset and with bindings cleared.

@@ -101,7 +101,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     private func store(_ connection: SQLiteConnection, _ namespace: String, _ key: [UInt8], _ value: [UInt8],
                        version: UInt64, ttlMs: Int64?) throws {
-        let statement = try connection.statement("""
+        let statement = try connection.statement(slot: 0, """
             INSERT INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
             ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, version = excluded.version, expires_at = excluded.expires_at
             """)
@@ -128,7 +128,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         let (cached, sequence) = cache.lookup(cacheKey)
         if let cached { return cached }
         let found = try? database.read { connection -> (VersionedValue, Bool)? in
-            let statement = try connection.statement(
+            let statement = try connection.statement(slot: 1,
                 "SELECT value, version, expires_at IS NOT NULL FROM kv WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)")
             try statement.bind(1, namespace)
             try statement.bind(2, key)
