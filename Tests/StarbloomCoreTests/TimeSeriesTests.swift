@@ -161,4 +161,41 @@ struct TimeSeriesTests {
         let total = try reopened.query(SeriesQuery(metric: "gas", from: 0, to: 1_000_000, step: 1_000_000, aggregate: .count, groupBy: []))
         #expect(total.first?.buckets.first?.value == 400)
     }
+
+    @Test("retention policies drop chunks older than their metric's limit and keep the rest; patterns match with *")
+    func retention() throws {
+        let directory = SeriesDirectory()
+        let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db")
+        let now: Int64 = 1_800_000_000_000_000_000
+        let hour: Int64 = 3_600_000_000_000
+        for metric in ["gas.price", "gas.used", "volume"] {
+            try store.write((0..<10).map { TimeSeriesPoint(metric: metric, timestampNs: now - Int64($0) * hour, value: Double($0)) }.map { [$0] }.flatMap { $0 })
+            for age in 0..<10 { try store.write(TimeSeriesPoint(metric: metric, tags: ["single": "1"], timestampNs: now - Int64(age) * hour, value: 1)) }
+        }
+        let policies = [
+            SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "gas.*", maxAgeNs: 3 * hour + 1),
+            SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "*", maxAgeNs: 100 * hour),
+        ]
+        #expect(SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "gas.*", maxAgeNs: 1).matches("gas.price"))
+        #expect(!SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "gas.*", maxAgeNs: 1).matches("volume"))
+        #expect(SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "a*c*e", maxAgeNs: 1).matches("abcde"))
+        #expect(!SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "a*c*e", maxAgeNs: 1).matches("abde"))
+        let removed = try store.enforceRetention(policies, nowNs: now)
+        #expect(removed > 0)
+        for metric in ["gas.price", "gas.used"] {
+            let single = store.points(metric: metric).filter { $0.tags["single"] == "1" }
+            #expect(single.count == 4, "\(metric): points 0-3 hours old remain")
+            #expect(single.allSatisfy { now - $0.timestampNs <= 3 * hour })
+        }
+        #expect(store.points(metric: "volume").count == 20, "the catch-all policy keeps 100 hours")
+    }
+
+    @Test("[[series_retention]] in starbloom.toml is read, and bad entries name what to fix")
+    func retentionConfiguration() throws {
+        let configuration = try HostConfiguration.parse("[[series_retention]]\nmetric = \"gas.*\"\nmax_age_seconds = 3600\n")
+        #expect(configuration.seriesRetention == [.init(metricPattern: "gas.*", maxAgeNs: 3_600_000_000_000)])
+        #expect(throws: ConfigFileError.self) { try HostConfiguration.parse("[[series_retention]]\nmax_age_seconds = 5\n") }
+        #expect(throws: ConfigFileError.self) { try HostConfiguration.parse("[[series_retention]]\nmetric = \"m\"\nmax_age_seconds = -1\n") }
+        #expect(throws: ConfigFileError.self) { try HostConfiguration.parse("[[series_retention]]\nmetric = \"m\"\nmax_age_seconds = 5\nkeep = 1\n") }
+    }
 }

@@ -68,6 +68,19 @@ extension HostConfiguration {
             }
             try storageReader.rejectUnknown()
         }
+        if let policies = try reader.tableArray("series_retention") {
+            for (index, table) in policies.enumerated() {
+                var policyReader = TableReader(table: table, path: "series_retention[\(index)].", file: file)
+                guard let metric = try policyReader.string("metric"), !metric.isEmpty else {
+                    throw ConfigFileError(file: file, message: "series_retention[\(index)]: 'metric' (a name or pattern with *) is required")
+                }
+                guard let seconds = try policyReader.double("max_age_seconds"), seconds > 0, seconds < 9e9 else {
+                    throw ConfigFileError(file: file, message: "series_retention[\(index)]: 'max_age_seconds' must be a positive number")
+                }
+                try policyReader.rejectUnknown()
+                configuration.seriesRetention.append(.init(metricPattern: metric, maxAgeNs: Int64(seconds * 1e9)))
+            }
+        }
         if let queue = try reader.table("queue") {
             configuration.queueDefaults = try topicSettings(queue, base: TopicSettings(), path: "queue.", file: file, allowName: false)
         }

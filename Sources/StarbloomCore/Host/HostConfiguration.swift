@@ -13,6 +13,8 @@ public struct HostConfiguration: Sendable {
     /// Unchanged files (same size and modification time) are not read again.
     public var rescanInterval: Double? = 2.0
     public var instances: [InstanceSpec] = []
+    /// Time-series retention (`[[series_retention]]`), applied every minute; first match wins.
+    public var seriesRetention: [SQLiteTimeSeriesStore.RetentionPolicy] = []
     /// Bytes the key-value cache may hold (`[storage] cache_bytes`; 0 disables it).
     public var cacheBytes = 64 << 20
     /// Settings of topics created on first publish (`[queue]`).

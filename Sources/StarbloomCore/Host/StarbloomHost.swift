@@ -138,6 +138,8 @@ public final class StarbloomHost: @unchecked Sendable {
                     // Expired key-value entries already read as absent; this reclaims their space.
                     self.lastPurge.withLock { $0 = Date() }
                     _ = try? (self.services.keyValue as? SQLiteStateStore)?.purgeExpired()
+                    _ = try? (self.services.timeSeries as? SQLiteTimeSeriesStore)?.enforceRetention(
+                        self.configuration.seriesRetention, nowNs: Int64(Date().timeIntervalSince1970 * 1e9))
                 }
                 if let rescanEvery = self.configuration.rescanInterval,
                    Date().timeIntervalSince(self.lastRescan.withLock { $0 }) >= rescanEvery {

@@ -150,6 +150,62 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
         return id
     }
 
+    // MARK: Retention
+
+    /// How long points of the metrics matching `metricPattern` are kept. The pattern is a metric name
+    /// where `*` matches any run of characters (`swift_stamp.*`, `*`). The first matching policy wins.
+    public struct RetentionPolicy: Sendable, Equatable {
+        public var metricPattern: String
+        public var maxAgeNs: Int64
+        public init(metricPattern: String, maxAgeNs: Int64) {
+            self.metricPattern = metricPattern
+            self.maxAgeNs = maxAgeNs
+        }
+
+        func matches(_ metric: String) -> Bool {
+            let parts = metricPattern.split(separator: "*", omittingEmptySubsequences: false).map(String.init)
+            if parts.count == 1 { return metric == metricPattern }
+            guard metric.hasPrefix(parts[0]), metric.hasSuffix(parts[parts.count - 1]),
+                  metric.count >= parts[0].count + parts[parts.count - 1].count else { return false }
+            var rest = Substring(metric.dropFirst(parts[0].count))
+            for middle in parts.dropFirst().dropLast() where !middle.isEmpty {
+                guard let range = rest.range(of: middle) else { return false }
+                rest = rest[range.upperBound...]
+            }
+            return rest.count >= parts[parts.count - 1].count
+        }
+    }
+
+    /// Deletes every chunk whose newest point is older than its metric's policy allows (a chunk that
+    /// straddles the limit is kept whole until all of it is old). Returns the number of chunks removed.
+    @discardableResult
+    public func enforceRetention(_ policies: [RetentionPolicy], nowNs: Int64) throws(StoreError) -> Int {
+        guard !policies.isEmpty else { return 0 }
+        do {
+            return try database.write { connection in
+                let list = try connection.statement("SELECT id, metric FROM series")
+                var limits: [(Int64, Int64)] = []
+                while try list.step() {
+                    let metric = list.text(1)
+                    if let policy = policies.first(where: { $0.matches(metric) }) {
+                        limits.append((list.int64(0), nowNs - policy.maxAgeNs))
+                    }
+                }
+                var removed = 0
+                for (id, cutoff) in limits {
+                    let delete = try connection.statement("DELETE FROM chunks WHERE series_id = ?1 AND end_ts < ?2")
+                    try delete.bind(1, id)
+                    try delete.bind(2, cutoff)
+                    try delete.run()
+                    removed += Int(sqlite3_changes_count(connection))
+                }
+                return removed
+            }
+        } catch {
+            throw StoreError(code: .invalid, message: "time-series retention failed: \(error)")
+        }
+    }
+
     // MARK: Queries
 
     public func query(_ query: SeriesQuery) throws(StoreError) -> [SeriesResult] {
