@@ -198,4 +198,23 @@ struct TimeSeriesTests {
         #expect(throws: ConfigFileError.self) { try HostConfiguration.parse("[[series_retention]]\nmetric = \"m\"\nmax_age_seconds = -1\n") }
         #expect(throws: ConfigFileError.self) { try HostConfiguration.parse("[[series_retention]]\nmetric = \"m\"\nmax_age_seconds = 5\nkeep = 1\n") }
     }
+
+    @Test("storage and publish settings reject bad values with the key named")
+    func storageAndPublishConfiguration() throws {
+        for (text, fragment) in [
+            ("[storage]\ncache_bytes = -1\n", "storage.cache_bytes must not be negative"),
+            ("[storage]\ncache = 5\n", "storage: unknown key 'cache'"),
+            ("[[instances]]\nname = \"a\"\nplugin = \"p\"\npublish = \"sometimes\"\n", "publish must be block or fail-when-full"),
+        ] {
+            do {
+                _ = try HostConfiguration.parse(text)
+                Issue.record("expected an error for \(text)")
+            } catch {
+                #expect(error.description.contains(fragment), "\(error.description)")
+            }
+        }
+        let configuration = try HostConfiguration.parse("[storage]\ncache_bytes = 0\n[[instances]]\nname = \"a\"\nplugin = \"p\"\npublish = \"fail-when-full\"\n")
+        #expect(configuration.cacheBytes == 0)
+        #expect(configuration.instances.first?.nonBlockingPublish == true)
+    }
 }

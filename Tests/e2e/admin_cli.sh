@@ -116,6 +116,15 @@ code=$(curl -s -o "$WORK/bad.json" -w '%{http_code}' -X POST "$ADMIN/v1/instance
 check "creating an instance with bad settings is 422" [ "$code" = "422" ]
 check "the 422 is a problem document naming the field" contains "$(cat "$WORK/bad.json")" "setting 'interval_ms' must be an integer"
 
+code=$(curl -s -o "$WORK/p.json" -w '%{http_code}' "$ADMIN/v1/topics/e2e.events/records?partition=abc")
+check "a malformed partition is a 400 problem" [ "$code" = "400" ]
+check "the 400 names the parameter" contains "$(cat "$WORK/p.json")" "query parameter 'partition'"
+code=$(curl -s -o "$WORK/o.json" -w '%{http_code}' "$ADMIN/v1/topics/e2e.events/records?from=999999999")
+check "an offset past the end is a 400 problem" [ "$code" = "400" ]
+check "the 400 says the offset is beyond the end" contains "$(cat "$WORK/o.json")" "beyond the end"
+code=$(curl -s -o "$WORK/t.json" -w '%{http_code}' "$ADMIN/v1/topics/bad%20topic/records")
+check "an invalid topic name is a 400 problem" [ "$code" = "400" ]
+
 metrics="$(curl -s "$ADMIN/metrics")"
 check "metrics expose per-instance counters" contains "$metrics" 'starbloom_instance_records_out_total{instance="e2e-source",plugin="synthetic-source"}'
 check "metrics expose instance state" contains "$metrics" 'starbloom_instance_state{instance="third-party",plugin="example-source",state="running"} 1'

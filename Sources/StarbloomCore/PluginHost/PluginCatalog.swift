@@ -85,14 +85,6 @@ public final class PluginCatalog: @unchecked Sendable {
         return scan
     }
 
-    /// Loads one file (also used by tests and `plugins load`).
-    @discardableResult
-    public func load(path: String) -> Scan {
-        var scan = Scan()
-        load(path: path, into: &scan)
-        return scan
-    }
-
     private func load(path: String, into scan: inout Scan) {
         let attributes = try? FileManager.default.attributesOfItem(atPath: path)
         let stamp = (attributes?[.size] as? Int).flatMap { size in

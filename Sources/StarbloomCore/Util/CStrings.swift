@@ -25,11 +25,6 @@ enum CStrings {
         return Array(UnsafeBufferPointer(start: base, count: value.len))
     }
 
-    static func rawBuffer(_ value: sb_bytes) -> UnsafeRawBufferPointer {
-        guard let base = value.ptr, value.len > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base, count: value.len)
-    }
-
     /// Writes `text` into an sb_message, truncated and NUL-terminated.
     static func write(_ text: String, into message: UnsafeMutablePointer<sb_message>) {
         withUnsafeMutableBytes(of: &message.pointee.text) { raw in

@@ -194,13 +194,6 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
     /// Consumer groups that ever committed.
     public var groups: [String] { offsetStore.groups }
 
-    /// Partitions of a topic (for subscribers); nil if it does not exist.
-    public func partitionCount(of name: String) -> Int? {
-        lock.lock()
-        defer { lock.unlock() }
-        return topicsByName[name]?.partitions.count
-    }
-
     // MARK: Maintenance
 
     private func maintain() {
