@@ -251,6 +251,8 @@ struct DurableQueueTests {
 
         let queue = try DurableQueue(directory: directory.path)
         #expect(queue.recoveryReport.contains { $0.contains("truncated a torn tail") }, "\(queue.recoveryReport)")
+        let preserved = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/topics/torn/0").filter { $0.contains(".damaged-") }
+        #expect(preserved.count == 1, "the segment as found is kept aside before truncation")
         let records = try readAll(queue, "torn")
         #expect(records.map(\.offset) == Array(0..<100))
         #expect(try publish(try queue.topic(named: "torn"), payloads: [payload(100)]).offset == 100)

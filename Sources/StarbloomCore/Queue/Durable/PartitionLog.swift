@@ -771,10 +771,15 @@ final class PartitionLog: @unchecked Sendable {
         }
         let lost = fileLength - position
         if isLast {
+            // Usually a write cut short by a crash; but a damaged byte followed by good records looks
+            // the same from here, so the file is copied aside first: nothing is destroyed unseen.
+            let preserved = "\(segment.logPath).damaged-\(Int(Date().timeIntervalSince1970))"
+            let kept = (try? FileManager.default.copyItem(atPath: segment.logPath, toPath: preserved)) != nil
             ftruncate(segment.fd, off_t(position))
             fdatasync(segment.fd)
             _ = sb_preallocate_safe(segment.fd, capacity: settings.segmentBytes)
-            recoveryReport.append("truncated a torn tail of \(segment.logPath) at position \(position) (\(problem); \(lost) bytes dropped, next offset \(expected))")
+            recoveryReport.append("truncated a torn tail of \(segment.logPath) at position \(position) (\(problem); \(lost) bytes dropped, next offset \(expected))"
+                                  + (kept ? "; the file before truncation is kept as \(preserved)" : ""))
         } else {
             recoveryReport.append("\(segment.logPath) is corrupt at position \(position) (\(problem)); serving offsets \(segment.baseOffset)..<\(expected), skipping \(lost) bytes")
         }
