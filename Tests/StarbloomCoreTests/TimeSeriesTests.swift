@@ -8,17 +8,6 @@ private final class SeriesDirectory {
     deinit { try? FileManager.default.removeItem(atPath: path) }
 }
 
-/// A small deterministic generator so failures reproduce from the seed.
-private struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Brute force: the same query answered by scanning every point, aggregating each bucket's list of
 /// points directly (independent of the store's running aggregates).
@@ -57,7 +46,7 @@ private func close(_ a: Double, _ b: Double) -> Bool {
 struct TimeSeriesTests {
     @Test("chunks round-trip timestamps and values exactly", arguments: [1, 2, 3, 4, 5])
     func chunkRoundTrip(seed: UInt64) {
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(state: seed)
         var time = Int64.random(in: 0...1_000_000_000_000_000, using: &random)
         let points: [(timestamp: Int64, value: Double)] = (0..<Int.random(in: 1...2000, using: &random)).map { _ in
             time += Int64.random(in: 0...5_000_000_000, using: &random)
@@ -75,7 +64,7 @@ struct TimeSeriesTests {
     func oracleProperty(seed: UInt64) throws {
         let directory = SeriesDirectory()
         let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db")
-        var random = SplitMix(state: seed)
+        var random = SplitMix64(state: seed)
         let tokens = ["usdc", "weth", "dai"]
         let chains = ["mainnet", "base"]
         var points: [TimeSeriesPoint] = []
