@@ -63,38 +63,12 @@ struct DurableQueueTests {
 
     @Test("a publisher killed with SIGKILL mid-stream loses no acknowledged record: no gap, no duplicate, byte-identical")
     func killNine() throws {
-        let tool = "\(TestPaths.buildDirectory)/starbloom-queue-tool"
-        try #require(FileManager.default.isExecutableFile(atPath: tool), "build starbloom-queue-tool first (swift build --build-tests)")
+        try #require(FileManager.default.isExecutableFile(atPath: TestPaths.queueTool), "build starbloom-queue-tool first (swift build --build-tests)")
         for (round, killAfter) in [2_000, 7_000, 15_000].enumerated() {
             let directory = QueueDirectory()
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = ["publish", directory.path, "crash.test", "10000000", "always", "200", "37"]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            // Read acknowledgements until enough have arrived, then kill without warning.
-            var acknowledged = 0
-            var buffer = ""
-            let handle = output.fileHandleForReading
-            while acknowledged < killAfter {
-                let data = handle.availableData
-                if data.isEmpty { break }
-                buffer += String(decoding: data, as: UTF8.self)
-                while let newline = buffer.firstIndex(of: "\n") {
-                    let line = buffer[..<newline]
-                    if line.hasPrefix("ack "), let n = Int(line.dropFirst(4)) { acknowledged = n }
-                    buffer = String(buffer[buffer.index(after: newline)...])
-                }
-            }
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .uncaughtSignal, "round \(round): the publisher must die by the signal")
-            // Anything printed after our last read was acknowledged too.
-            buffer += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.hasPrefix("ack ") {
-                acknowledged = max(acknowledged, Int(line.dropFirst(4)) ?? 0)
-            }
+            let (acknowledged, killedBySignal) = try runAndKill(
+                arguments: ["publish", directory.path, "crash.test", "10000000", "always", "200", "37"], killAfter: killAfter)
+            #expect(killedBySignal, "round \(round): the publisher must die by the signal")
             #expect(acknowledged >= killAfter)
 
             let queue = try DurableQueue(directory: directory.path)

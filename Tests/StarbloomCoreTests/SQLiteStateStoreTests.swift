@@ -144,28 +144,9 @@ struct SQLiteStateStoreTests {
 
     @Test("a writer killed with SIGKILL loses no acknowledged key-value write")
     func killNine() throws {
-        let tool = "\(TestPaths.buildDirectory)/starbloom-queue-tool"
-        try #require(FileManager.default.isExecutableFile(atPath: tool))
+        try #require(FileManager.default.isExecutableFile(atPath: TestPaths.queueTool))
         let directory = StateDirectory()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = ["kv-put", directory.database, "1000000"]
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        var acknowledged = 0
-        var buffer = ""
-        let handle = output.fileHandleForReading
-        while acknowledged < 300 {
-            let data = handle.availableData
-            if data.isEmpty { break }
-            buffer += String(decoding: data, as: UTF8.self)
-            for line in buffer.split(separator: "\n") where line.hasPrefix("ack ") { acknowledged = max(acknowledged, Int(line.dropFirst(4)) ?? 0) }
-        }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-        buffer += String(decoding: handle.readDataToEndOfFile(), as: UTF8.self)
-        for line in buffer.split(separator: "\n") where line.hasPrefix("ack ") { acknowledged = max(acknowledged, Int(line.dropFirst(4)) ?? 0) }
+        let (acknowledged, _) = try runAndKill(arguments: ["kv-put", directory.database, "1000000"], killAfter: 300)
         #expect(acknowledged >= 300)
         let store = try SQLiteStateStore(path: directory.database)
         for i in 0..<acknowledged {
