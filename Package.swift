@@ -98,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "starbloom-bench",
-            dependencies: ["StarbloomCore", "CBenchSupport", "CStarbloomABI"],
+            dependencies: ["StarbloomCore", "CBenchSupport", "CStarbloomABI", "CSQLite"],
             path: "Sources/starbloom-bench",
             swiftSettings: strictSettings
         ),

@@ -3,7 +3,7 @@
 //   starbloom-bench host       ABI call costs and source throughput through the host API (issue 2)
 //   starbloom-bench queue      durable queue throughput and latency (issue 3)
 //   starbloom-bench queue-rss  peak RSS while publishing 10M records (own process)
-//   starbloom-bench storage    key-value puts and gets (issue 4)
+//   starbloom-bench storage [kv|series|all]  key-value and time-series store (issue 4)
 import CBenchSupport
 import CStarbloomABI
 import Foundation
@@ -16,7 +16,7 @@ case "queue":
     try await QueueBench.run()
     exit(0)
 case "storage":
-    try StorageBench.run()
+    try StorageBench.run(CommandLine.arguments.dropFirst(2).first ?? "all")
     exit(0)
 case "queue-rss":
     try QueueBench.runPeakRSS()
@@ -24,7 +24,7 @@ case "queue-rss":
 case "host":
     break
 default:
-    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage]\n".utf8))
+    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|all]]\n".utf8))
     exit(2)
 }
 

@@ -3,14 +3,16 @@ import Synchronization
 import Testing
 @testable import StarbloomCore
 
-@Suite("Byte-bounded LRU cache")
+@Suite("Byte-bounded CLOCK cache")
 struct CacheTests {
+    func key(_ name: String) -> CacheKey { CacheKey(namespace: "test", key: Array(name.utf8)) }
+
     @Test("the cache never holds more bytes than its bound, under random inserts and writes")
     func byteBound() {
-        let cache = ByteBoundedLRUCache<[UInt8]>(capacityBytes: 10_000) { $0.count }
+        let cache = ShardedClockCache<[UInt8]>(capacityBytes: 10_000) { $0.count }
         var generator = SystemRandomNumberGenerator()
         for i in 0..<5_000 {
-            let key = Array("k\(Int.random(in: 0..<300, using: &generator))".utf8)
+            let key = self.key("k\(Int.random(in: 0..<300, using: &generator))")
             let value = [UInt8](repeating: UInt8(i & 0xFF), count: Int.random(in: 0..<800, using: &generator))
             if i % 3 == 0 {
                 cache.written(key, value)
@@ -23,25 +25,49 @@ struct CacheTests {
         let stats = cache.statistics
         #expect(stats.evictions > 0 && stats.hits > 0 && stats.misses > 0)
         // A value larger than the whole cache is never cached.
-        cache.written(Array("huge".utf8), [UInt8](repeating: 0, count: 20_000))
-        #expect(cache.lookup(Array("huge".utf8)).value == nil)
+        cache.written(key("huge"), [UInt8](repeating: 0, count: 20_000))
+        #expect(cache.lookup(key("huge")).value == nil)
     }
 
-    @Test("least recently used entries are evicted first")
-    func lruOrder() {
-        let cache = ByteBoundedLRUCache<[UInt8]>(capacityBytes: 3 * (100 + 2 + ByteBoundedLRUCache<[UInt8]>.entryOverhead)) { $0.count }
-        for name in ["k1", "k2", "k3"] { cache.written(Array(name.utf8), [UInt8](repeating: 1, count: 100)) }
-        _ = cache.lookup(Array("k1".utf8)) // k1 becomes most recent; k2 is now the oldest
-        cache.written(Array("k4".utf8), [UInt8](repeating: 1, count: 100))
-        #expect(cache.lookup(Array("k2".utf8)).value == nil)
-        #expect(cache.lookup(Array("k1".utf8)).value != nil)
-        #expect(cache.lookup(Array("k4".utf8)).value != nil)
+    @Test("a sharded cache stays within its bound while two threads insert, write and read")
+    func shardedBound() {
+        let capacity = 4 << 20
+        let cache = ShardedClockCache<[UInt8]>(capacityBytes: capacity) { $0.count }
+        DispatchQueue.concurrentPerform(iterations: 2) { seed in
+            var generator = SplitMix64(state: UInt64(seed + 1))
+            for i in 0..<40_000 {
+                let key = CacheKey(namespace: "n\(seed)", key: Array("k\(generator.next() % 20_000)".utf8))
+                let value = [UInt8](repeating: UInt8(i & 0xFF), count: Int(generator.next() % 1_000))
+                if i % 4 == 0 {
+                    cache.written(key, value)
+                } else if cache.lookup(key).value == nil {
+                    cache.insert(key, value, ifSequence: cache.lookup(key).sequence)
+                }
+            }
+        }
+        let stats = cache.statistics
+        #expect(stats.bytes <= capacity)
+        #expect(stats.evictions > 0 && stats.hits > 0)
+        #expect(stats.entries > 1_000)
+    }
+
+    @Test("entries read since the clock hand last passed survive; unread ones are evicted first")
+    func secondChance() {
+        let cache = ShardedClockCache<[UInt8]>(capacityBytes: 3 * (100 + 6 + ShardedClockCache<[UInt8]>.entryOverhead)) { $0.count }
+        for name in ["k1", "k2", "k3"] { cache.written(key(name), [UInt8](repeating: 1, count: 100)) }
+        _ = cache.lookup(key("k1")) // k1 is referenced; k2 and k3 are not
+        cache.written(key("k4"), [UInt8](repeating: 1, count: 100))
+        #expect(cache.lookup(key("k1")).value != nil, "a referenced entry gets a second chance")
+        #expect(cache.lookup(key("k4")).value != nil, "the new entry is never its own victim")
+        let unreadLeft = ["k2", "k3"].filter { cache.lookup(key($0)).value != nil }
+        #expect(unreadLeft.count == 1, "exactly one unread entry was evicted (the hand walks table order)")
+        #expect(cache.statistics.evictions == 1)
     }
 
     @Test("a read that started before a write never puts the old value back in the cache")
     func staleInsertRefused() {
-        let cache = ByteBoundedLRUCache<[UInt8]>(capacityBytes: 1 << 20) { $0.count }
-        let key = Array("balance".utf8)
+        let cache = ShardedClockCache<[UInt8]>(capacityBytes: 1 << 20) { $0.count }
+        let key = self.key("balance")
         let (_, sequence) = cache.lookup(key)   // reader misses and goes to the database...
         cache.written(key, Array("new".utf8))    // ...a write commits and updates the cache...
         cache.insert(key, Array("old".utf8), ifSequence: sequence) // ...the reader's old value is refused

@@ -104,6 +104,83 @@ struct TimeSeriesTests {
         }
     }
 
+    @Test("first-format chunks (plain time deltas and value XORs) still decode")
+    func firstFormatChunk() {
+        // count 2; zigzag(1000) = 2000, xor = bits(1.5); zigzag(+7) = 14, xor = bits(1.5) ^ bits(-2.0)
+        var bytes: [UInt8] = []
+        for number in [2, 2000, (1.5).bitPattern, 14, (1.5).bitPattern ^ (-2.0).bitPattern] as [UInt64] { PointChunk.putVarint(number, &bytes) }
+        var decoded: [(Int64, Double)] = []
+        #expect(PointChunk.decode(bytes) { decoded.append(($0, $1)) })
+        #expect(decoded.map(\.0) == [1000, 1007])
+        #expect(decoded.map(\.1) == [1.5, -2.0])
+    }
+
+    @Test("rollups answer aligned queries with exactly the raw aggregates, from the coarsest fitting resolution", arguments: Array(UInt64(1)...8))
+    func rollupsEqualRaw(seed: UInt64) throws {
+        let directory = SeriesDirectory()
+        let resolutions: [Int64] = [1_000, 10_000, 100_000]
+        let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db", rollupResolutions: resolutions)
+        var random = SplitMix64(state: seed)
+        var points: [TimeSeriesPoint] = []
+        var usedTimes = Set<Int64>()
+        for _ in 0..<Int.random(in: 300...1500, using: &random) {
+            var time: Int64
+            repeat { time = Int64.random(in: 0..<2_000_000, using: &random) } while !usedTimes.insert(time).inserted
+            points.append(TimeSeriesPoint(metric: "volume", tags: ["token": ["usdc", "weth", "dai"].randomElement(using: &random)!],
+                                          timestampNs: time, value: Double(Int.random(in: -1000...1000, using: &random)) / 4))
+        }
+        // Random batches, in random order: buckets get points from several commits, late and early.
+        var index = 0
+        while index < points.count {
+            let size = Int.random(in: 1...150, using: &random)
+            try store.write(Array(points[index..<min(index + size, points.count)]))
+            index += size
+        }
+        for _ in 0..<30 {
+            let resolution = resolutions.randomElement(using: &random)!
+            let from = Int64.random(in: 0...25, using: &random) * 100_000 / resolution * resolution
+            let to = from + Int64.random(in: 1...40, using: &random) * resolution * Int64.random(in: 1...5, using: &random)
+            let step = resolution * Int64.random(in: 1...10, using: &random)
+            let aggregate = Aggregate.allCases.randomElement(using: &random)!
+            let groupBy: [String]? = [nil, [], ["token"]].randomElement(using: &random)!
+            let query = SeriesQuery(metric: "volume", from: from, to: to, step: step, aggregate: aggregate, groupBy: groupBy)
+            let coarsest = resolutions.last { from % $0 == 0 && to % $0 == 0 && step % $0 == 0 }
+            #expect(store.plan(for: query) == coarsest)
+            #expect(coarsest != nil)
+            var raw = query
+            raw.allowRollups = false
+            #expect(store.plan(for: raw) == nil)
+            let fromRollups = try store.query(query)
+            let fromRaw = try store.query(raw)
+            let expected = oracle(points, query)
+            #expect(fromRollups.map(\.tags) == fromRaw.map(\.tags), "seed \(seed): \(query)")
+            for (rolled, exact) in zip(fromRollups, fromRaw) {
+                #expect(rolled.buckets.map(\.start) == exact.buckets.map(\.start), "seed \(seed): \(query)")
+                #expect(zip(rolled.buckets, exact.buckets).allSatisfy { close($0.value, $1.value) }, "seed \(seed): \(aggregate) \(query)")
+                let want = try #require(expected[SQLiteTimeSeriesStore.seriesKey("", rolled.tags)])
+                #expect(zip(rolled.buckets, want).allSatisfy { close($0.value, $1.value) }, "seed \(seed): oracle \(aggregate)")
+            }
+        }
+    }
+
+    @Test("a newly configured rollup resolution is built from the stored points; a dropped one is removed")
+    func rollupResolutionChanges() throws {
+        let directory = SeriesDirectory()
+        let points = (0..<500).map { TimeSeriesPoint(metric: "gas", timestampNs: Int64($0) * 37, value: Double($0 % 13)) }
+        do {
+            let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db", rollupResolutions: [1_000])
+            try store.write(points)
+        }
+        let reopened = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db", rollupResolutions: [7_000])
+        let query = SeriesQuery(metric: "gas", from: 0, to: 21_000, step: 7_000, aggregate: .sum)
+        #expect(reopened.plan(for: query) == 7_000)
+        #expect(reopened.plan(for: SeriesQuery(metric: "gas", from: 0, to: 2_000, step: 1_000, aggregate: .sum)) == nil)
+        var raw = query
+        raw.allowRollups = false
+        #expect(try reopened.query(query) == reopened.query(raw))
+        #expect(try reopened.query(query).first?.buckets.map(\.value) == oracle(points, query).values.first?.map(\.value))
+    }
+
     @Test("bad input gets a clear error: NaN and infinity, timestamps out of range, too many or too long tags, bad queries")
     func badInput() throws {
         let directory = SeriesDirectory()
@@ -162,7 +239,7 @@ struct TimeSeriesTests {
             for age in 0..<10 { try store.write(TimeSeriesPoint(metric: metric, tags: ["single": "1"], timestampNs: now - Int64(age) * hour, value: 1)) }
         }
         let policies = [
-            SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "gas.*", maxAgeNs: 3 * hour + 1),
+            SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "gas.*", maxAgeNs: 3 * hour),
             SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "*", maxAgeNs: 100 * hour),
         ]
         #expect(SQLiteTimeSeriesStore.RetentionPolicy(metricPattern: "gas.*", maxAgeNs: 1).matches("gas.price"))
@@ -177,6 +254,10 @@ struct TimeSeriesTests {
             #expect(single.allSatisfy { now - $0.timestampNs <= 3 * hour })
         }
         #expect(store.points(metric: "volume").count == 20, "the catch-all policy keeps 100 hours")
+        // The hourly rollup follows the same limit: an aligned query sees only the kept hours.
+        let hourly = SeriesQuery(metric: "gas.price", tags: ["single": "1"], from: now - 10 * hour, to: now + hour, step: hour, aggregate: .count)
+        #expect(store.plan(for: hourly) == hour)
+        #expect(try store.query(hourly).first?.buckets.map(\.start) == [now - 3 * hour, now - 2 * hour, now - hour, now])
     }
 
     @Test("[[series_retention]] in starbloom.toml is read, and bad entries name what to fix")
@@ -193,6 +274,8 @@ struct TimeSeriesTests {
         for (text, fragment) in [
             ("[storage]\ncache_bytes = -1\n", "storage.cache_bytes must not be negative"),
             ("[storage]\ncache = 5\n", "storage: unknown key 'cache'"),
+            ("[storage]\nrollup_seconds = [60, 0]\n", "storage.rollup_seconds must list resolutions"),
+            ("[storage]\nrollup_seconds = \"1m\"\n", "storage.rollup_seconds must be a list of integers"),
             ("[[instances]]\nname = \"a\"\nplugin = \"p\"\npublish = \"sometimes\"\n", "publish must be block or fail-when-full"),
         ] {
             do {

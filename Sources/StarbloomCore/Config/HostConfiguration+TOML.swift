@@ -66,6 +66,12 @@ extension HostConfiguration {
                 guard bytes >= 0 else { throw ConfigFileError(file: file, message: "storage.cache_bytes must not be negative, got \(bytes)") }
                 configuration.cacheBytes = Int(clamping: bytes)
             }
+            if let seconds = try storageReader.intList("rollup_seconds") {
+                guard seconds.allSatisfy({ $0 > 0 && $0 <= 366 * 86_400 }) else {
+                    throw ConfigFileError(file: file, message: "storage.rollup_seconds must list resolutions from 1 to 31622400 seconds, got \(seconds)")
+                }
+                configuration.rollupResolutions = seconds.map { $0 * 1_000_000_000 }
+            }
             try storageReader.rejectUnknown()
         }
         if let policies = try reader.tableArray("series_retention") {
@@ -266,6 +272,17 @@ struct TableReader {
         for item in items {
             guard let text = item.stringValue else { throw mismatch(key, "a list of strings", value) }
             result.append(text)
+        }
+        return result
+    }
+
+    mutating func intList(_ key: String) throws(ConfigFileError) -> [Int64]? {
+        guard let value = value(key) else { return nil }
+        guard let items = value.arrayValue else { throw mismatch(key, "a list of integers", value) }
+        var result: [Int64] = []
+        for item in items {
+            guard case .integer(let number) = item else { throw mismatch(key, "a list of integers", value) }
+            result.append(number)
         }
         return result
     }

@@ -15,6 +15,8 @@ public struct HostConfiguration: Sendable {
     public var instances: [InstanceSpec] = []
     /// Time-series retention (`[[series_retention]]`), applied every minute; first match wins.
     public var seriesRetention: [SQLiteTimeSeriesStore.RetentionPolicy] = []
+    /// Time-series rollup resolutions in nanoseconds (`[storage] rollup_seconds`; default 1 min, 1 h).
+    public var rollupResolutions: [Int64] = SQLiteTimeSeriesStore.defaultRollupResolutions
     /// Bytes the key-value cache may hold (`[storage] cache_bytes`; 0 disables it).
     public var cacheBytes = 64 << 20
     /// Settings of topics created on first publish (`[queue]`).

@@ -37,7 +37,7 @@ public struct HostServices: Sendable {
             try queue.createTopic(name, settings: settings)
         }
         let state = try SQLiteStateStore(path: "\(configuration.dataDirectory)/state.db", cacheBytes: configuration.cacheBytes)
-        let series = try SQLiteTimeSeriesStore(path: "\(configuration.dataDirectory)/series.db")
+        let series = try SQLiteTimeSeriesStore(path: "\(configuration.dataDirectory)/series.db", rollupResolutions: configuration.rollupResolutions)
         let services = HostServices(queue: queue, keyValue: state, checkpoints: state, timeSeries: series, logger: logger)
         services.metrics.addCollector { [cache = state.cache] in
             let stats = cache.statistics

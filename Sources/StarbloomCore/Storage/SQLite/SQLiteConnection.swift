@@ -8,10 +8,17 @@ final class SQLiteConnection {
     let path: String
     private var statements: [String: SQLiteStatement] = [:]
 
+    /// "unix-excl": the process takes an exclusive lock on the database file once and keeps it, and
+    /// the WAL index lives in heap memory. Connections in this process share the database as usual,
+    /// but a read no longer costs fcntl lock and unlock calls (a third of an uncached get). Only one
+    /// host process uses a data directory anyway (the queue's LOCK file); other processes, such as the
+    /// sqlite3 shell, can open these files only while the host is stopped.
+    static let vfs = "unix-excl"
+
     init(path: String, readOnly: Bool) throws(SQLiteError) {
         var db: OpaquePointer?
         let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let rc = sqlite3_open_v2(path, &db, flags, Self.vfs)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "cannot open"
             sqlite3_close_v2(db)
@@ -20,6 +27,9 @@ final class SQLiteConnection {
         handle = db
         self.path = path
         sqlite3_busy_timeout(db, 5_000)
+        // Reads through a memory map instead of read() calls, and a 16 MiB page cache per connection
+        // (the default 2 MiB thrashes once the key-value table outgrows it).
+        sqlite3_exec(db, "PRAGMA mmap_size=268435456; PRAGMA cache_size=-16384", nil, nil, nil)
     }
 
     deinit {
@@ -42,12 +52,21 @@ final class SQLiteConnection {
     }
 
     private var statementsBySlot: [SQLiteStatement?] = []
+    /// Statements handed out since the last `releaseStatements()`.
+    private var inUse: [SQLiteStatement] = []
+
+    /// Resets every statement handed out, ending the read snapshot an unfinished SELECT holds.
+    func releaseStatements() {
+        for statement in inUse { sqlite3_reset(statement.raw) }
+        inUse.removeAll(keepingCapacity: true)
+    }
 
     /// A prepared statement cached by a small integer chosen by the caller (hot paths: no hashing of
     /// the SQL text per call). `sql` must always be the same for a slot.
     func statement(slot: Int, _ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if slot < statementsBySlot.count, let cached = statementsBySlot[slot] {
             cached.reset()
+            inUse.append(cached)
             return cached
         }
         let statement = try statement(sql)
@@ -56,10 +75,11 @@ final class SQLiteConnection {
         return statement
     }
 
-    /// A cached prepared statement, reset and with bindings cleared.
+    /// A cached prepared statement, reset (bind every parameter: earlier bindings stay).
     func statement(_ sql: String) throws(SQLiteError) -> SQLiteStatement {
         if let cached = statements[sql] {
             cached.reset()
+            inUse.append(cached)
             return cached
         }
         var raw: OpaquePointer?
@@ -67,6 +87,7 @@ final class SQLiteConnection {
         guard rc == SQLITE_OK, let raw else { throw SQLiteError(code: rc, message: lastMessage, sql: sql) }
         let statement = SQLiteStatement(raw, sql: sql, connection: self)
         statements[sql] = statement
+        inUse.append(statement)
         return statement
     }
 
@@ -106,9 +127,9 @@ final class SQLiteStatement {
 
     deinit { sqlite3_finalize(raw) }
 
+    /// Ready for new bindings. Bindings are not cleared: every caller binds every parameter.
     func reset() {
         sqlite3_reset(raw)
-        sqlite3_clear_bindings(raw)
     }
 
     private func check(_ rc: Int32) throws(SQLiteError) {
@@ -145,6 +166,14 @@ final class SQLiteStatement {
         guard let pointer = sqlite3_column_text(raw, column) else { return "" }
         return String(cString: pointer)
     }
+    /// Lends a column's bytes without copying them; valid only inside `body`.
+    @inline(__always)
+    func withBlob<T>(_ column: Int32, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+        let count = Int(sqlite3_column_bytes(raw, column))
+        guard count > 0, let pointer = sqlite3_column_blob(raw, column) else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        return body(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+
     func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(raw, column))
         guard count > 0, let pointer = sqlite3_column_blob(raw, column) else { return [] }

@@ -15,6 +15,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private let readersLock = NSCondition()
     private var readersCreated = 0
     private let maxReaders: Int
+    private let checkpointer: WALCheckpointer
 
     /// One schema step: applied once, in order, inside a transaction.
     public struct Migration: Sendable {
@@ -37,6 +38,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
             try writer.execute("PRAGMA journal_mode=WAL")
             try writer.execute("PRAGMA synchronous=\(synchronousFull ? "FULL" : "NORMAL"); PRAGMA foreign_keys=ON")
             let current = try writer.userVersion
+            writer.releaseStatements() // a pending statement would make DROP TABLE fail with "table is locked"
             for migration in migrations.sorted(by: { $0.version < $1.version }) where migration.version > current {
                 try writer.execute("BEGIN IMMEDIATE")
                 do {
@@ -51,19 +53,32 @@ public final class SQLiteDatabase: @unchecked Sendable {
         } catch {
             throw SQLiteError(code: error.code, message: "cannot open \(path): \(error.message)", sql: error.sql)
         }
+        checkpointer = try WALCheckpointer(path: path)
+        checkpointer.attach(to: writer)
+    }
+
+    deinit {
+        sqlite3_wal_hook(writer.handle, nil, nil)
+        checkpointer.stop()
     }
 
     /// Runs `body` with the writer connection inside one transaction.
     func write<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         writerLock.lock()
-        defer { writerLock.unlock() }
+        defer {
+            writer.releaseStatements()
+            writerLock.unlock()
+        }
         return try writer.transaction { try body(writer) }
     }
 
     /// Runs `body` with a reader connection (a consistent snapshot for the statements it runs).
     func read<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         let connection = try checkOutReader()
-        defer { checkIn(connection) }
+        defer {
+            connection.releaseStatements() // an idle connection must not pin a snapshot (it would stall checkpoints)
+            checkIn(connection)
+        }
         return try body(connection)
     }
 

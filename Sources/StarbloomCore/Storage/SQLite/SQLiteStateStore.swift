@@ -13,7 +13,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
     let database: SQLiteDatabase
     private var nextVersion: UInt64 = 1
     /// Reads of entries without a TTL are served from here; every write updates it after commit.
-    public let cache: ByteBoundedLRUCache<VersionedValue>
+    public let cache: ShardedClockCache<VersionedValue>
 
     static let migrations: [SQLiteDatabase.Migration] = [
         .init(version: 1, sql: """
@@ -34,7 +34,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path, migrations: Self.migrations)
-        cache = ByteBoundedLRUCache(capacityBytes: cacheBytes) { $0.value.count + 16 }
+        cache = ShardedClockCache(capacityBytes: cacheBytes) { $0.value.count + 16 }
         do {
             nextVersion = try database.write { connection in
                 let statement = try connection.statement("SELECT value FROM meta WHERE name = 'next_version'")
@@ -115,16 +115,8 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     // MARK: KeyValueStore
 
-    @inline(__always)
-    static func cacheKey(_ namespace: String, _ key: [UInt8]) -> [UInt8] {
-        var combined = Array(namespace.utf8)
-        combined.append(0)
-        combined.append(contentsOf: key)
-        return combined
-    }
-
     public func get(namespace: String, key: [UInt8]) -> VersionedValue? {
-        let cacheKey = Self.cacheKey(namespace, key)
+        let cacheKey = CacheKey(namespace: namespace, key: key)
         let (cached, sequence) = cache.lookup(cacheKey)
         if let cached { return cached }
         let found = try? database.read { connection -> (VersionedValue, Bool)? in
@@ -143,7 +135,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     /// After a committed write: the key's new entry (nil when deleted or when it has a TTL).
     private func wrote(_ namespace: String, _ key: [UInt8], _ value: VersionedValue?) {
-        cache.written(Self.cacheKey(namespace, key), value)
+        cache.written(CacheKey(namespace: namespace, key: key), value)
     }
 
     public func put(namespace: String, key: [UInt8], value: [UInt8]) throws(StoreError) -> UInt64 {

@@ -1,20 +1,45 @@
-/// A compressed run of one series' points, as stored in one row: timestamps as zigzag varint deltas
-/// (delta-of-delta would save more on regular intervals; deltas keep the decoder trivial), values as
-/// the XOR of each double's bits with the previous one's, varint-encoded (repeated or slowly changing
-/// values shrink to a byte or two, the idea Gorilla uses).
+/// A compressed run of one series' points, as stored in one row (see `encode` for the layout).
 enum PointChunk {
     static func encode(_ points: [(timestamp: Int64, value: Double)]) -> [UInt8] {
+        encode(timestamps: points.map(\.timestamp), values: points.map(\.value))
+    }
+
+    /// Marks the second format; a first-format chunk starts with its count, a varint that is never 0.
+    static let formatTwo: UInt8 = 0
+
+    /// Encodes in the second format: a 0 byte, the count, then per point the zigzag varint of the
+    /// timestamp's delta-of-delta (regular intervals: one byte) and the XOR of the value's bits with
+    /// the previous one's, shifted right past its trailing zeros and stored as varint((xor >> tz) << 6 | tz)
+    /// (round and repeated values: one to three bytes) — the ideas of Gorilla, byte-aligned.
+    static func encode(timestamps: [Int64], values: [Double]) -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(points.count * 6 + 8)
+        out.reserveCapacity(timestamps.count * 5 + 8)
+        out.append(formatTwo)
+        putVarint(UInt64(timestamps.count), &out)
         var previousTime: Int64 = 0
+        var previousDelta: Int64 = 0
         var previousBits: UInt64 = 0
-        putVarint(UInt64(points.count), &out)
-        for (index, point) in points.enumerated() {
-            let delta = index == 0 ? point.timestamp : point.timestamp &- previousTime
-            putVarint(UInt64(bitPattern: (delta << 1) ^ (delta >> 63)), &out)
-            let bits = point.value.bitPattern
-            putVarint(bits ^ previousBits, &out)
-            previousTime = point.timestamp
+        for index in timestamps.indices {
+            let timestamp = timestamps[index]
+            let delta = timestamp &- previousTime
+            let change = delta &- previousDelta
+            putVarint(UInt64(bitPattern: (change << 1) ^ (change >> 63)), &out)
+            let bits = values[index].bitPattern
+            let xor = bits ^ previousBits
+            if xor == 0 {
+                out.append(0)
+            } else {
+                let zeros = UInt64(xor.trailingZeroBitCount) // 0...63
+                let significant = xor >> zeros
+                if significant >> 58 == 0 {
+                    putVarint(significant << 6 | zeros, &out)
+                } else { // too wide to shift left by 6: mark 63 (impossible for a real shift with a set bit above 58), then raw
+                    putVarint(63, &out)
+                    putVarint(xor, &out)
+                }
+            }
+            previousTime = timestamp
+            previousDelta = delta
             previousBits = bits
         }
         return out
@@ -23,14 +48,50 @@ enum PointChunk {
     /// Calls `body` for every point, in order. Returns false if the bytes are malformed.
     @discardableResult
     static func decode(_ bytes: [UInt8], _ body: (Int64, Double) -> Void) -> Bool {
+        bytes.withUnsafeBytes { decode($0, body) }
+    }
+
+    /// The same, reading straight from a buffer (SQLite's, during a query: no copy). Reads both formats.
+    @inline(__always)
+    static func decode(_ bytes: UnsafeRawBufferPointer, _ body: (Int64, Double) -> Void) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        return bytes[0] == formatTwo ? decodeTwo(bytes, body) : decodeOne(bytes, body)
+    }
+
+    @inline(__always)
+    private static func decodeTwo(_ bytes: UnsafeRawBufferPointer, _ body: (Int64, Double) -> Void) -> Bool {
+        var cursor = 1
+        guard let count = getVarint(bytes, &cursor), count <= UInt64(bytes.count) else { return false }
+        var time: Int64 = 0
+        var delta: Int64 = 0
+        var bits: UInt64 = 0
+        for _ in 0..<count {
+            guard let zigzag = getVarint(bytes, &cursor), let packed = getVarint(bytes, &cursor) else { return false }
+            delta = delta &+ (Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1))
+            time = time &+ delta
+            if packed != 0 {
+                if packed == 63 {
+                    guard let xor = getVarint(bytes, &cursor) else { return false }
+                    bits ^= xor
+                } else {
+                    bits ^= (packed >> 6) << (packed & 63)
+                }
+            }
+            body(time, Double(bitPattern: bits))
+        }
+        return cursor == bytes.count
+    }
+
+    /// The first format: count, then zigzag varint time deltas and varint XORs of the value bits.
+    @inline(__always)
+    private static func decodeOne(_ bytes: UnsafeRawBufferPointer, _ body: (Int64, Double) -> Void) -> Bool {
         var cursor = 0
-        guard let count = getVarint(bytes, &cursor) else { return false }
+        guard let count = getVarint(bytes, &cursor), count <= UInt64(bytes.count) else { return false }
         var time: Int64 = 0
         var bits: UInt64 = 0
-        for index in 0..<count {
+        for _ in 0..<count {
             guard let zigzag = getVarint(bytes, &cursor), let xor = getVarint(bytes, &cursor) else { return false }
-            let delta = Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1)
-            time = index == 0 ? delta : time &+ delta
+            time = time &+ (Int64(bitPattern: zigzag >> 1) ^ -Int64(bitPattern: zigzag & 1))
             bits ^= xor
             body(time, Double(bitPattern: bits))
         }
@@ -48,7 +109,7 @@ enum PointChunk {
     }
 
     @inline(__always)
-    static func getVarint(_ bytes: [UInt8], _ cursor: inout Int) -> UInt64? {
+    static func getVarint(_ bytes: UnsafeRawBufferPointer, _ cursor: inout Int) -> UInt64? {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while cursor < bytes.count && shift < 64 {

@@ -5,15 +5,22 @@ import Foundation
 /// (series, start time). Concurrent writers share transactions (group commit, as in the queue): each
 /// `write` returns once the transaction holding its points committed with `synchronous=FULL`.
 ///
-/// Not yet: rollups, retention policies, merging small chunks (see docs/ARCHITECTURE.md).
+/// Rollups: for each configured resolution (default 1 minute and 1 hour) the store keeps, per series
+/// and aligned bucket, count, sum, min, max, first and last — updated in the same transaction as the
+/// raw chunk, so they never disagree with the raw points. A query whose range and step are multiples
+/// of a resolution is answered from the coarsest such rollup (`plan(for:)`).
 ///
 /// `@unchecked Sendable`: `seriesIDs` is touched only inside `database.write` (serialized), the group
 /// commit state only under `condition`.
 public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
     let database: SQLiteDatabase
-    private var seriesIDs: [String: Int64] = [:]
+    /// Rollup resolutions in nanoseconds, ascending.
+    public let rollupResolutions: [Int64]
+    private var seriesIDs: [SeriesIdentity: Int64] = [:]
+    /// The next chunk's `seq` (touched only inside `database.write`).
+    private var nextChunkSeq: Int64 = 1
     private let condition = NSCondition()
-    private var pending: [TimeSeriesPoint] = []
+    private var pending: [SeriesBatch] = []
     private var nextTicket: UInt64 = 0
     private var committedTicket: UInt64 = 0
     private var committing = false
@@ -24,6 +31,7 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
     public static let maxMetricBytes = 256
     /// Timestamps are Unix nanoseconds within years 1970 to about 2262.
     public static let timestampRange: ClosedRange<Int64> = 0...Int64.max / 2
+    public static let defaultRollupResolutions: [Int64] = [60_000_000_000, 3_600_000_000_000]
 
     static let migrations: [SQLiteDatabase.Migration] = [
         .init(version: 1, sql: """
@@ -33,10 +41,41 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
                                  count INTEGER NOT NULL, data BLOB NOT NULL);
             CREATE INDEX chunks_range ON chunks (series_id, start_ts);
             """),
+        .init(version: 2, sql: """
+            CREATE TABLE rollups (series_id INTEGER NOT NULL, resolution INTEGER NOT NULL, bucket INTEGER NOT NULL,
+                                  count INTEGER NOT NULL, sum REAL NOT NULL, min REAL NOT NULL, max REAL NOT NULL,
+                                  first_ts INTEGER NOT NULL, first REAL NOT NULL, last_ts INTEGER NOT NULL, last REAL NOT NULL,
+                                  PRIMARY KEY (series_id, resolution, bucket)) WITHOUT ROWID;
+            CREATE TABLE rollup_resolutions (resolution INTEGER PRIMARY KEY);
+            """),
+        // Chunks clustered by (series, start): a range query reads one series' chunks from adjacent
+        // leaf pages instead of one rowid lookup per chunk. `seq` orders chunks by commit.
+        .init(version: 3, sql: """
+            CREATE TABLE chunks_by_series (series_id INTEGER NOT NULL, start_ts INTEGER NOT NULL, seq INTEGER NOT NULL,
+                                           end_ts INTEGER NOT NULL, count INTEGER NOT NULL, data BLOB NOT NULL,
+                                           PRIMARY KEY (series_id, start_ts, seq)) WITHOUT ROWID;
+            INSERT INTO chunks_by_series SELECT series_id, start_ts, rowid, end_ts, count, data FROM chunks;
+            DROP TABLE chunks;
+            ALTER TABLE chunks_by_series RENAME TO chunks;
+            """),
     ]
 
-    public init(path: String) throws(SQLiteError) {
+    /// Opens (creating if needed). A resolution not kept before is built from the raw chunks now; one
+    /// no longer configured is dropped.
+    public init(path: String, rollupResolutions: [Int64] = SQLiteTimeSeriesStore.defaultRollupResolutions) throws(SQLiteError) {
+        self.rollupResolutions = Array(Set(rollupResolutions.filter { $0 > 0 })).sorted()
         database = try SQLiteDatabase(path: path, migrations: Self.migrations)
+        do {
+            nextChunkSeq = try database.write { connection in
+                let last = try connection.statement("SELECT coalesce(max(seq), 0) + 1 FROM chunks")
+                return try last.step() ? last.int64(0) : 1
+            }
+            try syncRollupResolutions()
+        } catch let error as SQLiteError {
+            throw error
+        } catch {
+            throw SQLiteError(code: -1, message: "cannot prepare rollups of \(path): \(error)", sql: nil)
+        }
     }
 
     /// The canonical name of a series: `metric{a=1,b=2}` with tags sorted.
@@ -44,23 +83,29 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
         metric + "{" + tags.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",") + "}"
     }
 
-    static func check(_ point: TimeSeriesPoint) throws(StoreError) {
-        if point.metric.isEmpty { throw StoreError(code: .invalid, message: "metric name is empty") }
-        if point.metric.utf8.count > maxMetricBytes { throw StoreError(code: .invalid, message: "metric name is longer than \(maxMetricBytes) bytes") }
-        guard point.value.isFinite else { throw StoreError(code: .invalid, message: "value \(point.value) of '\(point.metric)' is not finite") }
-        guard timestampRange.contains(point.timestampNs) else {
-            throw StoreError(code: .invalid, message: "timestamp \(point.timestampNs) of '\(point.metric)' is out of range (Unix ns, 1970-2262)")
+    /// Checks a series' metric and tags (once per distinct series in a write).
+    static func check(_ identity: SeriesIdentity) throws(StoreError) {
+        let metric = identity.metric
+        if metric.isEmpty { throw StoreError(code: .invalid, message: "metric name is empty") }
+        if metric.utf8.count > maxMetricBytes { throw StoreError(code: .invalid, message: "metric name is longer than \(maxMetricBytes) bytes") }
+        if identity.tags.count > StoreLimits.maxTags {
+            throw StoreError(code: .invalid, message: "'\(metric)' has \(identity.tags.count) tags (at most \(StoreLimits.maxTags))")
         }
-        if point.tags.count > StoreLimits.maxTags {
-            throw StoreError(code: .invalid, message: "'\(point.metric)' has \(point.tags.count) tags (at most \(StoreLimits.maxTags))")
-        }
-        for (name, value) in point.tags {
+        for (name, value) in identity.tags {
             if name.isEmpty || name.utf8.count > maxTagBytes || value.utf8.count > maxTagBytes {
-                throw StoreError(code: .invalid, message: "tag '\(name.prefix(40))' of '\(point.metric)' must have a 1-\(maxTagBytes) byte name and a value of at most \(maxTagBytes) bytes")
+                throw StoreError(code: .invalid, message: "tag '\(name.prefix(40))' of '\(metric)' must have a 1-\(maxTagBytes) byte name and a value of at most \(maxTagBytes) bytes")
             }
-            if name.contains("=") || name.contains(",") || name.contains("{") || name.contains("}") {
+            if name.utf8.contains(where: { $0 == UInt8(ascii: "=") || $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "{") || $0 == UInt8(ascii: "}") }) {
                 throw StoreError(code: .invalid, message: "tag name '\(name)' may not contain = , { or }")
             }
+        }
+    }
+
+    @inline(__always)
+    static func check(_ value: Double, _ timestampNs: Int64, of metric: String) throws(StoreError) {
+        guard value.isFinite else { throw StoreError(code: .invalid, message: "value \(value) of '\(metric)' is not finite") }
+        guard timestampRange.contains(timestampNs) else {
+            throw StoreError(code: .invalid, message: "timestamp \(timestampNs) of '\(metric)' is out of range (Unix ns, 1970-2262)")
         }
     }
 
@@ -69,13 +114,13 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
     }
 
     /// Writes points durably; concurrent callers share one transaction (group commit). Throws if the
-    /// transaction holding this call's points failed.
+    /// transaction holding this call's points failed. A batch with one bad point writes nothing.
     public func write(_ points: [TimeSeriesPoint]) throws(StoreError) {
-        for point in points { try Self.check(point) }
         if points.isEmpty { return }
+        let batches = try Self.group(points)
         condition.lock()
         defer { condition.unlock() }
-        pending.append(contentsOf: points)
+        pending.append(contentsOf: batches)
         nextTicket += 1
         let ticket = nextTicket
         while committedTicket < ticket {
@@ -102,25 +147,56 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
         if let failed = failures.last(where: { $0.tickets.contains(ticket) }) { throw failed.error }
     }
 
-    /// Inserts the points as one chunk per series, in one transaction. Returns the error, if any.
-    private func commit(_ points: [TimeSeriesPoint]) -> StoreError? {
-        var bySeries: [String: (metric: String, tags: [String: String], points: [(timestamp: Int64, value: Double)])] = [:]
+    /// Splits a write by series, validating each series once and every point's value and time.
+    static func group(_ points: [TimeSeriesPoint]) throws(StoreError) -> [SeriesBatch] {
+        var positions: [SeriesIdentity: Int] = [:]
+        var batches: [SeriesBatch] = []
         for point in points {
-            let key = Self.seriesKey(point.metric, point.tags)
-            bySeries[key, default: (point.metric, point.tags, [])].points.append((point.timestampNs, point.value))
+            try check(point.value, point.timestampNs, of: point.metric)
+            let identity = SeriesIdentity(metric: point.metric, tags: point.tags)
+            if let position = positions[identity] {
+                batches[position].append(point.timestampNs, point.value)
+            } else {
+                try check(identity)
+                positions[identity] = batches.count
+                var batch = SeriesBatch(identity: identity)
+                batch.append(point.timestampNs, point.value)
+                batches.append(batch)
+            }
+        }
+        return batches
+    }
+
+    /// Inserts one chunk per series and updates its rollups, in one transaction. Returns the error, if any.
+    private func commit(_ batches: [SeriesBatch]) -> StoreError? {
+        var merged: [SeriesIdentity: Int] = [:]
+        var series: [SeriesBatch] = []
+        for batch in batches {
+            if let position = merged[batch.identity] {
+                series[position].append(contentsOf: batch)
+            } else {
+                merged[batch.identity] = series.count
+                series.append(batch)
+            }
         }
         do {
             try database.write { connection in
-                for (key, entry) in bySeries {
-                    let id = try seriesID(connection, key: key, metric: entry.metric, tags: entry.tags)
-                    let sorted = entry.points.sorted { $0.timestamp < $1.timestamp }
-                    let statement = try connection.statement("INSERT INTO chunks (series_id, start_ts, end_ts, count, data) VALUES (?1, ?2, ?3, ?4, ?5)")
-                    try statement.bind(1, id)
-                    try statement.bind(2, sorted.first!.timestamp)
-                    try statement.bind(3, sorted.last!.timestamp)
-                    try statement.bind(4, Int64(sorted.count))
-                    try statement.bind(5, PointChunk.encode(sorted))
-                    try statement.run()
+                for var batch in series {
+                    let id = try seriesID(connection, batch.identity)
+                    batch.sortByTime()
+                    let insert = try connection.statement(slot: 0,
+                        "INSERT INTO chunks (series_id, start_ts, seq, end_ts, count, data) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    try insert.bind(1, id)
+                    try insert.bind(2, batch.timestamps.first!)
+                    try insert.bind(3, nextChunkSeq)
+                    try insert.bind(4, batch.timestamps.last!)
+                    try insert.bind(5, Int64(batch.timestamps.count))
+                    try insert.bind(6, PointChunk.encode(timestamps: batch.timestamps, values: batch.values))
+                    try insert.run()
+                    nextChunkSeq += 1 // a rolled-back transaction leaves a gap, never a repeat
+                    for resolution in rollupResolutions {
+                        try addRollups(connection, seriesID: id, resolution: resolution, batch.timestamps, batch.values)
+                    }
                 }
             }
             return nil
@@ -130,24 +206,112 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
         }
     }
 
-    private func seriesID(_ connection: SQLiteConnection, key: String, metric: String, tags: [String: String]) throws -> Int64 {
-        if let id = seriesIDs[key] { return id }
+    private func seriesID(_ connection: SQLiteConnection, _ identity: SeriesIdentity) throws -> Int64 {
+        if let id = seriesIDs[identity] { return id }
+        let key = Self.seriesKey(identity.metric, identity.tags)
         let find = try connection.statement("SELECT id FROM series WHERE key = ?1")
         try find.bind(1, key)
         if try find.step() {
             let id = find.int64(0)
-            seriesIDs[key] = id
+            seriesIDs[identity] = id
             return id
         }
         let insert = try connection.statement("INSERT INTO series (key, metric, tags) VALUES (?1, ?2, ?3)")
         try insert.bind(1, key)
-        try insert.bind(2, metric)
-        let tagsJSON = String(decoding: try JSONEncoder().encode(tags), as: UTF8.self)
+        try insert.bind(2, identity.metric)
+        let tagsJSON = String(decoding: try JSONEncoder().encode(identity.tags), as: UTF8.self)
         try insert.bind(3, tagsJSON)
         try insert.run()
         let id = sqlite3_last_insert_id(connection)
-        seriesIDs[key] = id
+        seriesIDs[identity] = id
         return id
+    }
+
+    // MARK: Rollups
+
+    /// Folds time-sorted points into the rollup rows of one resolution (one upsert per bucket).
+    private func addRollups(_ connection: SQLiteConnection, seriesID: Int64, resolution: Int64,
+                            _ timestamps: [Int64], _ values: [Double]) throws {
+        var index = 0
+        while index < timestamps.count {
+            let bucket = timestamps[index] - timestamps[index] % resolution
+            var state = BucketState()
+            while index < timestamps.count && timestamps[index] - bucket < resolution {
+                state.add(timestamps[index], values[index])
+                index += 1
+            }
+            try upsertRollup(connection, seriesID: seriesID, resolution: resolution, bucket: bucket, state)
+        }
+    }
+
+    private func upsertRollup(_ connection: SQLiteConnection, seriesID: Int64, resolution: Int64, bucket: Int64, _ state: BucketState) throws {
+        // In an upsert's SET every right-hand side sees the row as it was, so the order does not matter.
+        let upsert = try connection.statement(slot: 1, """
+            INSERT INTO rollups (series_id, resolution, bucket, count, sum, min, max, first_ts, first, last_ts, last)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            ON CONFLICT (series_id, resolution, bucket) DO UPDATE SET
+                count = count + excluded.count, sum = sum + excluded.sum,
+                min = min(min, excluded.min), max = max(max, excluded.max),
+                first = CASE WHEN excluded.first_ts < first_ts THEN excluded.first ELSE first END,
+                first_ts = min(first_ts, excluded.first_ts),
+                last = CASE WHEN excluded.last_ts >= last_ts THEN excluded.last ELSE last END,
+                last_ts = max(last_ts, excluded.last_ts)
+            """)
+        try upsert.bind(1, seriesID)
+        try upsert.bind(2, resolution)
+        try upsert.bind(3, bucket)
+        try upsert.bind(4, Int64(state.count))
+        try upsert.bind(5, state.sum)
+        try upsert.bind(6, state.min)
+        try upsert.bind(7, state.max)
+        try upsert.bind(8, state.firstTime)
+        try upsert.bind(9, state.first)
+        try upsert.bind(10, state.lastTime)
+        try upsert.bind(11, state.last)
+        try upsert.run()
+    }
+
+    /// Makes the stored rollups match `rollupResolutions`: builds new ones from every raw chunk (in
+    /// chunk order, the order writes committed), drops ones no longer configured.
+    private func syncRollupResolutions() throws {
+        try database.write { connection in
+            let list = try connection.statement("SELECT resolution FROM rollup_resolutions")
+            var existing = Set<Int64>()
+            while try list.step() { existing.insert(list.int64(0)) }
+            for gone in existing.subtracting(rollupResolutions) {
+                let drop = try connection.statement("DELETE FROM rollups WHERE resolution = ?1")
+                try drop.bind(1, gone)
+                try drop.run()
+                let forget = try connection.statement("DELETE FROM rollup_resolutions WHERE resolution = ?1")
+                try forget.bind(1, gone)
+                try forget.run()
+            }
+            let added = rollupResolutions.filter { !existing.contains($0) }
+            guard !added.isEmpty else { return }
+            let chunks = try connection.statement("SELECT series_id, data FROM chunks ORDER BY seq")
+            var decoded: [(Int64, [Int64], [Double])] = []
+            while try chunks.step() {
+                var timestamps: [Int64] = [], values: [Double] = []
+                let ok = chunks.withBlob(1) { PointChunk.decode($0) { timestamps.append($0); values.append($1) } }
+                guard ok else { throw StoreError(code: .invalid, message: "a stored chunk is corrupt; cannot build rollups") }
+                decoded.append((chunks.int64(0), timestamps, values))
+            }
+            for resolution in added {
+                for (series, timestamps, values) in decoded {
+                    try addRollups(connection, seriesID: series, resolution: resolution, timestamps, values)
+                }
+                let remember = try connection.statement("INSERT INTO rollup_resolutions (resolution) VALUES (?1)")
+                try remember.bind(1, resolution)
+                try remember.run()
+            }
+        }
+    }
+
+    /// Which data answers `query`: the coarsest rollup whose resolution divides the range's start,
+    /// end and step (so every query bucket is a whole number of rollup buckets), else raw points.
+    public func plan(for query: SeriesQuery) -> Int64? {
+        guard query.allowRollups else { return nil }
+        return rollupResolutions.last { query.from % $0 == 0 && query.to % $0 == 0 && query.step % $0 == 0 }
     }
 
     // MARK: Retention
@@ -177,7 +341,8 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
     }
 
     /// Deletes every chunk whose newest point is older than its metric's policy allows (a chunk that
-    /// straddles the limit is kept whole until all of it is old). Returns the number of chunks removed.
+    /// straddles the limit is kept whole until all of it is old), and the rollup buckets that end
+    /// before the limit. Returns the number of chunks removed.
     @discardableResult
     public func enforceRetention(_ policies: [RetentionPolicy], nowNs: Int64) throws(StoreError) -> Int {
         guard !policies.isEmpty else { return 0 }
@@ -198,6 +363,11 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
                     try delete.bind(2, cutoff)
                     try delete.run()
                     removed += Int(sqlite3_changes_count(connection))
+                    // Rollup buckets go once all of their span is past the limit, like chunks.
+                    let rollups = try connection.statement("DELETE FROM rollups WHERE series_id = ?1 AND bucket + resolution <= ?2")
+                    try rollups.bind(1, id)
+                    try rollups.bind(2, cutoff)
+                    try rollups.run()
                 }
                 return removed
             }
@@ -206,69 +376,12 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
         }
     }
 
-    // MARK: Queries
-
-    public func query(_ query: SeriesQuery) throws(StoreError) -> [SeriesResult] {
-        if let problem = query.problem { throw StoreError(code: .invalid, message: problem) }
-        do {
-            return try database.read { connection in
-                let findSeries = try connection.statement("SELECT id, tags FROM series WHERE metric = ?1 ORDER BY key")
-                try findSeries.bind(1, query.metric)
-                var matching: [(id: Int64, tags: [String: String])] = []
-                while try findSeries.step() {
-                    let tags = (try? JSONDecoder().decode([String: String].self, from: Data(findSeries.text(1).utf8))) ?? [:]
-                    if query.tags.allSatisfy({ tags[$0.key] == $0.value }) { matching.append((findSeries.int64(0), tags)) }
-                }
-                var groups: [String: (tags: [String: String], buckets: [Int: BucketState])] = [:]
-                var order: [String] = []
-                for series in matching {
-                    let groupTags: [String: String]
-                    if let groupBy = query.groupBy {
-                        groupTags = series.tags.filter { groupBy.contains($0.key) }
-                    } else {
-                        groupTags = series.tags
-                    }
-                    let groupKey = query.groupBy == nil ? "#\(series.id)" : Self.seriesKey("", groupTags)
-                    if groups[groupKey] == nil {
-                        groups[groupKey] = (groupTags, [:])
-                        order.append(groupKey)
-                    }
-                    let chunks = try connection.statement(
-                        "SELECT data FROM chunks WHERE series_id = ?1 AND start_ts < ?3 AND end_ts >= ?2 ORDER BY start_ts")
-                    try chunks.bind(1, series.id)
-                    try chunks.bind(2, query.from)
-                    try chunks.bind(3, query.to)
-                    var buckets = groups[groupKey]!.buckets
-                    while try chunks.step() {
-                        let ok = PointChunk.decode(chunks.blob(0)) { time, value in
-                            guard time >= query.from && time < query.to else { return }
-                            buckets[Int((time - query.from) / query.step), default: BucketState()].add(time, value)
-                        }
-                        if !ok { throw StoreError(code: .invalid, message: "a stored chunk of '\(query.metric)' is corrupt") }
-                    }
-                    groups[groupKey]!.buckets = buckets
-                }
-                return order.map { key in
-                    let group = groups[key]!
-                    let buckets = group.buckets.keys.sorted().map { index in
-                        SeriesResult.Bucket(start: query.from + Int64(index) * query.step, value: group.buckets[index]!.value(query.aggregate))
-                    }
-                    return SeriesResult(tags: group.tags, buckets: buckets)
-                }.filter { !$0.buckets.isEmpty }
-            }
-        } catch let error as StoreError {
-            throw error
-        } catch {
-            throw StoreError(code: .invalid, message: "time-series query failed: \(error)")
-        }
-    }
-
     /// Every stored point of a metric (all series), in time order per series. For tests and small exports.
     public func points(metric: String) -> [TimeSeriesPoint] {
         (try? database.read { connection -> [TimeSeriesPoint] in
             let statement = try connection.statement("""
                 SELECT s.metric, s.tags, c.data FROM chunks c JOIN series s ON s.id = c.series_id
-                WHERE s.metric = ?1 ORDER BY s.key, c.start_ts
+                WHERE s.metric = ?1 ORDER BY s.key, c.start_ts, c.seq
                 """)
             try statement.bind(1, metric)
             var result: [TimeSeriesPoint] = []

@@ -15,9 +15,11 @@ public struct SeriesQuery: Sendable {
     /// nil: one result per series. Otherwise series are merged by the values of these tags
     /// (an empty list merges every matching series into one result).
     public var groupBy: [String]?
+    /// false: always aggregate raw points (to check rollups against, or to measure raw speed).
+    public var allowRollups: Bool
 
     public init(metric: String, tags: [String: String] = [:], from: Int64, to: Int64, step: Int64,
-                aggregate: Aggregate, groupBy: [String]? = nil) {
+                aggregate: Aggregate, groupBy: [String]? = nil, allowRollups: Bool = true) {
         self.metric = metric
         self.tags = tags
         self.from = from
@@ -25,6 +27,7 @@ public struct SeriesQuery: Sendable {
         self.step = step
         self.aggregate = aggregate
         self.groupBy = groupBy
+        self.allowRollups = allowRollups
     }
 
     /// nil when valid, else what to fix.
@@ -56,6 +59,18 @@ struct BucketState {
         if value > max { max = value }
         if time < firstTime { firstTime = time; first = value }
         if time >= lastTime { lastTime = time; last = value }
+    }
+
+    /// Folds in another bucket's aggregate of later-written points (ties: first keeps the earlier,
+    /// last takes the later, as `add` does).
+    mutating func merge(_ other: BucketState) {
+        guard other.count > 0 else { return }
+        count += other.count
+        sum += other.sum
+        if other.min < min { min = other.min }
+        if other.max > max { max = other.max }
+        if other.firstTime < firstTime { firstTime = other.firstTime; first = other.first }
+        if other.lastTime >= lastTime { lastTime = other.lastTime; last = other.last }
     }
 
     func value(_ aggregate: Aggregate) -> Double {
