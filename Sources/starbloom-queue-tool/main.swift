@@ -35,6 +35,30 @@ if arguments.count == 4, arguments[1] == "kv-put" {
     }
     exit(0)
 }
+// starbloom-queue-tool series-write DB BATCHES: writes batches of 100 points (point i of the whole run
+// has timestamp i and value i * 0.5, spread over 4 series, with its rollups), printing "ack N" after each
+// acknowledged batch, N = points acknowledged so far (for the time-series crash test).
+if arguments.count == 4, arguments[1] == "series-write" {
+    guard let batches = Int(arguments[3]), batches > 0 else { fail("BATCHES must be a positive integer") }
+    let store: SQLiteTimeSeriesStore
+    do {
+        store = try SQLiteTimeSeriesStore(path: arguments[2], rollupResolutions: [1_000])
+    } catch {
+        fail(error.description)
+    }
+    for batch in 0..<batches {
+        let points = (batch * 100..<(batch + 1) * 100).map {
+            TimeSeriesPoint(metric: "crash", tags: ["series": "s\($0 % 4)"], timestampNs: Int64($0), value: Double($0) * 0.5)
+        }
+        do {
+            try store.write(points)
+        } catch {
+            fail(error.message)
+        }
+        FileHandle.standardOutput.write(Data("ack \((batch + 1) * 100)\n".utf8))
+    }
+    exit(0)
+}
 guard arguments.count == 8, arguments[1] == "publish" else {
     fail("usage: starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH")
 }

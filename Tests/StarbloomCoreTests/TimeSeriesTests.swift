@@ -181,6 +181,30 @@ struct TimeSeriesTests {
         #expect(try reopened.query(query).first?.buckets.map(\.value) == oracle(points, query).values.first?.map(\.value))
     }
 
+    @Test("a writer killed with SIGKILL loses no acknowledged point, and the rollups agree with the raw points")
+    func killNine() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestPaths.queueTool))
+        let directory = SeriesDirectory()
+        let path = "\(directory.path)/series.db"
+        let (acknowledged, _) = try runAndKill(arguments: ["series-write", path, "1000000"], killAfter: 20_000)
+        #expect(acknowledged >= 20_000)
+        let store = try SQLiteTimeSeriesStore(path: path, rollupResolutions: [1_000])
+        let stored = store.points(metric: "crash")
+        let byTime = Dictionary(stored.map { ($0.timestampNs, $0) }, uniquingKeysWith: { first, _ in first })
+        #expect(byTime.count == stored.count, "no point is stored twice")
+        for i in 0..<acknowledged {
+            let point = try #require(byTime[Int64(i)], "point \(i) lost")
+            #expect(point.value == Double(i) * 0.5 && point.tags == ["series": "s\(i % 4)"])
+        }
+        // Whatever committed (acknowledged or not) committed with its rollups.
+        let end = (Int64(stored.count) + 999) / 1_000 * 1_000
+        let query = SeriesQuery(metric: "crash", from: 0, to: end, step: 1_000, aggregate: .sum, groupBy: [])
+        var raw = query
+        raw.allowRollups = false
+        #expect(store.plan(for: query) == 1_000)
+        #expect(try store.query(query) == store.query(raw))
+    }
+
     @Test("bad input gets a clear error: NaN and infinity, timestamps out of range, too many or too long tags, bad queries")
     func badInput() throws {
         let directory = SeriesDirectory()

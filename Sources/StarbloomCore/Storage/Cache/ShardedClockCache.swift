@@ -102,12 +102,16 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
     /// plus the value — on a table larger than the CPU caches, misses are what a read costs.
     /// The clock hand walks table positions.
     private final class Shard {
+        /// 64 bytes: one cache line per slot (the key is kept as its parts; its size is recomputed).
         struct Slot {
             var hash = 0
-            var key: CacheKey?
+            var namespace = ""
+            var key: [UInt8] = []
             var value: Value?
-            var size = 0
             var referenced = false
+
+            @inline(__always)
+            func matches(_ other: CacheKey) -> Bool { key == other.key && namespace == other.namespace }
         }
 
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
@@ -159,7 +163,7 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
             while true {
                 let found = slots[position].hash
                 if found == 0 { return nil }
-                if found == wanted && slots[position].key == key { return position }
+                if found == wanted && slots[position].matches(key) { return position }
                 position = (position + 1) & mask
             }
         }
@@ -182,13 +186,18 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
             removeAt(position)
         }
 
+        @inline(__always)
+        private func size(of position: Int) -> Int {
+            slots[position].namespace.utf8.count + slots[position].key.count + sizeOf(slots[position].value!) + ShardedClockCache.entryOverhead
+        }
+
         func store(_ key: CacheKey, _ value: Value) {
             let size = key.byteCount + sizeOf(value) + ShardedClockCache.entryOverhead
             guard size <= capacity else { return } // larger than the shard: never cached
             if (count + 1) * 4 > (mask + 1) * 3 { grow() }
             var position = home(key.hash)
             while slots[position].hash != 0 { position = (position + 1) & mask }
-            slots[position] = Slot(hash: Self.stored(key.hash), key: key, value: value, size: size, referenced: false)
+            slots[position] = Slot(hash: Self.stored(key.hash), namespace: key.namespace, key: key.key, value: value, referenced: false)
             count += 1
             stats.bytes += size
             while stats.bytes > capacity { evictOne(sparing: key) }
@@ -204,7 +213,7 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
         /// Empties `removed` and shifts later entries of the probe run back, so that every entry
         /// stays reachable from its home slot without tombstones.
         private func removeAt(_ removed: Int) {
-            stats.bytes -= slots[removed].size
+            stats.bytes -= size(of: removed)
             slots[removed] = Slot()
             count -= 1
             var hole = removed
@@ -243,7 +252,7 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
             while true {
                 if hand > mask { hand = 0 }
                 let position = hand
-                guard slots[position].hash != 0, slots[position].key != spared else {
+                guard slots[position].hash != 0, !slots[position].matches(spared) else {
                     hand += 1
                     continue
                 }

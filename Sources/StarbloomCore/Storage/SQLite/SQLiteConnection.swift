@@ -146,6 +146,18 @@ final class SQLiteStatement {
     }
     func bindNull(_ index: Int32) throws(SQLiteError) { try check(sqlite3_bind_null(raw, index)) }
 
+    /// Binds without copying (SQLITE_STATIC): `bytes` must stay valid until the statement has been
+    /// stepped for the last time with this binding. For hot reads whose key lives across the call.
+    func bindBorrowedText(_ index: Int32, _ bytes: UnsafeBufferPointer<UInt8>) throws(SQLiteError) {
+        // An empty string still needs a non-null pointer (NULL would bind SQL NULL).
+        let base = UnsafeRawPointer(bytes.baseAddress ?? UnsafePointer(bitPattern: 1)!).assumingMemoryBound(to: CChar.self)
+        try check(sqlite3_bind_text(raw, index, base, Int32(bytes.count), nil))
+    }
+
+    func bindBorrowedBlob(_ index: Int32, _ bytes: UnsafeRawBufferPointer) throws(SQLiteError) {
+        try check(sqlite3_bind_blob(raw, index, bytes.baseAddress ?? UnsafeRawPointer(bitPattern: 1), Int32(bytes.count), nil))
+    }
+
     /// Steps once: true when a row is available, false when done.
     func step() throws(SQLiteError) -> Bool {
         let rc = sqlite3_step(raw)

@@ -119,14 +119,20 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         let cacheKey = CacheKey(namespace: namespace, key: key)
         let (cached, sequence) = cache.lookup(cacheKey)
         if let cached { return cached }
+        var name = namespace
         let found = try? database.read { connection -> (VersionedValue, Bool)? in
             let statement = try connection.statement(slot: 1,
                 "SELECT value, version, expires_at IS NOT NULL FROM kv WHERE namespace = ?1 AND key = ?2 AND (expires_at IS NULL OR expires_at > ?3)")
-            try statement.bind(1, namespace)
-            try statement.bind(2, key)
             try statement.bind(3, Self.nowMs())
-            guard try statement.step() else { return nil }
-            return (VersionedValue(value: statement.blob(0), version: UInt64(statement.int64(1))), statement.int64(2) != 0)
+            // Namespace and key are bound without copies: both outlive the step.
+            return try name.withUTF8 { nameBytes in
+                try key.withUnsafeBytes { keyBytes in
+                    try statement.bindBorrowedText(1, nameBytes)
+                    try statement.bindBorrowedBlob(2, keyBytes)
+                    guard try statement.step() else { return nil }
+                    return (VersionedValue(value: statement.blob(0), version: UInt64(statement.int64(1))), statement.int64(2) != 0)
+                }
+            }
         }
         guard let (value, expires) = found ?? nil else { return nil }
         if !expires { cache.insert(cacheKey, value, ifSequence: sequence) }
