@@ -2,8 +2,8 @@ import Foundation
 import Hummingbird
 import StarbloomCore
 
-/// The admin API over the plugin host: plugins, instances, commands, topics, health and metrics.
-/// The CLI (`starbloom plugins …`) is a client of these routes.
+/// The HTTP API: plugins, instances, commands, health and metrics here; topics, key-value and series
+/// in their own files. The CLI (`starbloom plugins …`) is a client of these routes.
 public enum AdminRoutes {
     public static func makeRouter(host: StarbloomHost) -> Router<BasicRequestContext> {
         let router = Router()
@@ -124,24 +124,9 @@ public enum AdminRoutes {
             return try json(CommandReply(reply: reply))
         }
 
-        // Topics (read-only view of the queue; the full topic API comes with the REST issue)
-        router.get("/v1/topics") { _, _ in
-            try json(host.services.queue.topics())
-        }
-        router.get("/v1/topics/:topic/records") { request, context in
-            let topic = try context.parameters.require("topic")
-            if let problem = TopicName.problem(with: topic) { throw Problem.badRequest(problem) }
-            let from = try query(request, "from", default: 0, range: 0...UInt64.max)
-            let limit = try query(request, "limit", default: 100, range: 1...1000)
-            let partition = try query(request, "partition", default: 0, range: 0...255)
-            let records: [QueueRecord]
-            do throws(QueueError) {
-                records = try host.services.queue.read(topic: topic, partition: Int(partition), from: from, limit: Int(limit))
-            } catch {
-                throw Problem.badRequest(error.message)
-            }
-            return try json(RecordPage(records: records.map(RecordView.init), next: (records.last?.offset).map { $0 + 1 } ?? from))
-        }
+        TopicRoutes.add(to: router, host: host)
+        KeyValueRoutes.add(to: router, host: host)
+        SeriesRoutes.add(to: router, host: host)
         return router
     }
 
@@ -173,16 +158,21 @@ public enum AdminRoutes {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
-    /// Reads a JSON body (at most 1 MiB) and decodes it, answering 400 with what is wrong.
-    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let buffer: ByteBuffer
+    /// The raw request body, refused with 413 past `limit` bytes.
+    static func body(of request: Request, limit: Int) async throws -> [UInt8] {
         do {
-            buffer = try await request.body.collect(upTo: 1 << 20)
+            let buffer = try await request.body.collect(upTo: limit)
+            return Array(buffer.readableBytesView)
         } catch {
-            throw Problem(.contentTooLarge, "Body too large", detail: "request body exceeds 1 MiB")
+            throw Problem(.contentTooLarge, "Body too large", detail: "request body exceeds \(limit) bytes")
         }
+    }
+
+    /// Reads a JSON body (at most `limit` bytes, 1 MiB by default) and decodes it, answering 400 with what is wrong.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, limit: Int = 1 << 20) async throws -> T {
+        let bytes = try await body(of: request, limit: limit)
         do {
-            return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+            return try JSONDecoder().decode(T.self, from: Data(bytes))
         } catch let DecodingError.keyNotFound(key, _) {
             throw Problem.badRequest("JSON body is missing '\(key.stringValue)'")
         } catch let DecodingError.typeMismatch(_, context) {

@@ -6,6 +6,11 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     public let code: Code
     public let message: String
     public var description: String { message }
+
+    public init(code: Code, message: String) {
+        self.code = code
+        self.message = message
+    }
 }
 
 public struct VersionedValue: Sendable, Equatable {

@@ -1,6 +1,20 @@
 import Foundation
 
 extension SQLiteTimeSeriesStore {
+    /// Every metric with the number of series (tag combinations) it has, by name.
+    public func metrics() throws(StoreError) -> [(metric: String, series: Int)] {
+        do {
+            return try database.read { connection in
+                let statement = try connection.statement("SELECT metric, count(*) FROM series GROUP BY metric ORDER BY metric")
+                var result: [(metric: String, series: Int)] = []
+                while try statement.step() { result.append((statement.text(0), Int(statement.int64(1)))) }
+                return result
+            }
+        } catch {
+            throw StoreError(code: .invalid, message: "listing metrics failed: \(error)")
+        }
+    }
+
     /// Answers a range query from raw chunks or, when `plan(for:)` finds one, from a rollup.
     public func query(_ query: SeriesQuery) throws(StoreError) -> [SeriesResult] {
         if let problem = query.problem { throw StoreError(code: .invalid, message: problem) }

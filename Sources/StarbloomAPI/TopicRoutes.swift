@@ -1,0 +1,151 @@
+import Foundation
+import Hummingbird
+import StarbloomCore
+
+/// `/v1/topics`: list with statistics, create with settings, publish one record or a batch, and
+/// read a partition from an offset with a `next` cursor.
+enum TopicRoutes {
+    static let maxRecordsPerPublish = 1_000
+
+    static func add(to router: Router<BasicRequestContext>, host: StarbloomHost) {
+        router.get("/v1/topics") { _, _ in
+            try AdminRoutes.json(host.services.queue.topics())
+        }
+
+        router.put("/v1/topics/:topic") { request, context -> Response in
+            let topic = try name(context)
+            let body = try await AdminRoutes.decode(TopicSettingsBody.self, from: request)
+            let settings = try body.settings(defaults: host.configuration.queueDefaults)
+            do throws(QueueError) {
+                try host.services.queue.createTopic(topic, settings: settings)
+            } catch {
+                throw problem(error)
+            }
+            var response = try AdminRoutes.json(host.services.queue.topics().first { $0.name == topic })
+            response.status = .created
+            return response
+        }
+
+        router.post("/v1/topics/:topic/records") { request, context in
+            let topic = try name(context)
+            let body = try await AdminRoutes.decode(PublishBody.self, from: request, limit: 16 << 20)
+            let inputs = body.records ?? body.record.map { [$0] } ?? []
+            guard !inputs.isEmpty, inputs.count <= maxRecordsPerPublish else {
+                throw Problem.badRequest("send one record as {\"record\": {...}} or 1-\(maxRecordsPerPublish) as {\"records\": [...]}; got \(inputs.count)")
+            }
+            var records: [QueueRecord] = []
+            for (index, input) in inputs.enumerated() { records.append(try input.record(topic: topic, index: index)) }
+            let positions: [RecordPosition]
+            do throws(QueueError) {
+                positions = try await host.services.queue.publish(topic: topic, records: records)
+            } catch {
+                throw problem(error)
+            }
+            return try AdminRoutes.json(PublishResult(positions: positions.map { .init(partition: $0.partition, offset: $0.offset) }))
+        }
+
+        router.get("/v1/topics/:topic/records") { request, context in
+            let topic = try name(context)
+            let from = try AdminRoutes.query(request, "from", default: 0, range: 0...UInt64.max)
+            let limit = try AdminRoutes.query(request, "limit", default: 100, range: 1...1000)
+            let partition = try AdminRoutes.query(request, "partition", default: 0, range: 0...255)
+            let records: [QueueRecord]
+            do throws(QueueError) {
+                records = try host.services.queue.read(topic: topic, partition: Int(partition), from: from, limit: Int(limit))
+            } catch {
+                throw problem(error)
+            }
+            return try AdminRoutes.json(RecordPage(records: records.map(RecordView.init), next: (records.last?.offset).map { $0 + 1 } ?? from))
+        }
+    }
+
+    static func name(_ context: BasicRequestContext) throws -> String {
+        let raw = try context.parameters.require("topic")
+        let topic = raw.removingPercentEncoding ?? raw
+        if let problem = TopicName.problem(with: topic) { throw Problem.badRequest(problem) }
+        return topic
+    }
+
+    static func problem(_ error: QueueError) -> Problem {
+        switch error.code {
+        case .invalidTopic, .invalidOffset, .invalidSettings: Problem.badRequest(error.message)
+        case .unknownTopic: Problem.notFound(error.message)
+        case .tooLarge: Problem(.contentTooLarge, "Too large", detail: error.message)
+        case .full: Problem(.serviceUnavailable, "Queue full", detail: error.message)
+        case .io, .corrupt: Problem(.internalServerError, "Storage failure", detail: error.message)
+        }
+    }
+}
+
+struct TopicSettingsBody: Decodable {
+    let partitions: Int?
+    let durability: String?
+    let maxRecordBytes: Int?
+    let segmentBytes: Int?
+    let retentionSeconds: Double?
+    let retentionBytes: Int?
+    let compact: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case partitions, durability, compact
+        case maxRecordBytes = "max_record_bytes", segmentBytes = "segment_bytes"
+        case retentionSeconds = "retention_seconds", retentionBytes = "retention_bytes"
+    }
+
+    func settings(defaults: TopicSettings) throws -> TopicSettings {
+        var settings = defaults
+        if let partitions { settings.partitions = partitions }
+        if let durability {
+            guard let parsed = TopicSettings.Durability(text: durability) else {
+                throw Problem.badRequest("durability must be always, none or interval:<ms>; got '\(durability)'")
+            }
+            settings.durability = parsed
+        }
+        if let maxRecordBytes { settings.maxRecordBytes = maxRecordBytes }
+        if let segmentBytes { settings.segmentBytes = segmentBytes }
+        if let retentionSeconds { settings.retentionSeconds = retentionSeconds }
+        if let retentionBytes { settings.retentionBytes = retentionBytes }
+        if let compact { settings.compact = compact }
+        if let problem = settings.problem { throw Problem.badRequest(problem) }
+        return settings
+    }
+}
+
+struct PublishBody: Decodable {
+    struct Record: Decodable {
+        let key: String?
+        let payload: String?
+        let payloadBase64: String?
+        let headers: [String: String]?
+        let eventTimeNs: Int64?
+
+        enum CodingKeys: String, CodingKey {
+            case key, payload, headers
+            case payloadBase64 = "payload_base64", eventTimeNs = "event_time_ns"
+        }
+
+        func record(topic: String, index: Int) throws -> QueueRecord {
+            let bytes: [UInt8]
+            switch (payload, payloadBase64) {
+            case (let text?, nil): bytes = Array(text.utf8)
+            case (nil, let encoded?):
+                guard let data = Data(base64Encoded: encoded) else { throw Problem.badRequest("record \(index): payload_base64 is not valid base64") }
+                bytes = Array(data)
+            default: throw Problem.badRequest("record \(index): give exactly one of payload (text) and payload_base64")
+            }
+            if let eventTimeNs, eventTimeNs < 0 { throw Problem.badRequest("record \(index): event_time_ns must not be negative") }
+            let headerList = (headers ?? [:]).sorted { $0.key < $1.key }.map { QueueRecord.Header(name: $0.key, value: Array($0.value.utf8)) }
+            return QueueRecord(topic: topic, offset: 0, key: Array((key ?? "").utf8), payload: bytes, headers: headerList, eventTimeNs: eventTimeNs ?? 0)
+        }
+    }
+    let record: Record?
+    let records: [Record]?
+}
+
+struct PublishResult: Encodable {
+    struct Position: Encodable {
+        let partition: Int
+        let offset: UInt64
+    }
+    let positions: [Position]
+}

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# End to end: the REST data routes of a real `starbloom serve`, driven with curl.
+# Proves: key-value get/put/delete with versions as ETags, compare-and-swap through If-Match (412 on
+# conflict), put-if-absent, TTL expiry, increment, prefix listing with an opaque cursor; topics
+# created with settings, records published one and in batches with their offsets, read back with a
+# cursor; series written, listed and queried (raw and from a rollup, group-by, tag filter); every
+# bad input answered 4xx as application/problem+json with a detail.
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+BIN="${STARBLOOM_BIN:-$ROOT/.build/debug/starbloom}"
+WORK="$(mktemp -d)"
+PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+API="http://127.0.0.1:$PORT"
+SERVER_PID=""
+failures=0; checks=0
+
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+check() { # check "description" command...
+    local what="$1"; shift
+    checks=$((checks + 1))
+    if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; failures=$((failures + 1)); fi
+}
+contains() { grep -qi -- "$2" <<<"$1"; } # case-insensitive: header names
+equals() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
+status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+# problem URL-args...: the status, then "problem" when the body is problem+json with a detail.
+problem() {
+    local out; out="$(curl -s -D "$WORK/headers" "$@")"
+    local code; code="$(awk 'NR==1{print $2}' "$WORK/headers")"
+    if grep -qi '^content-type: application/problem+json' "$WORK/headers" && [ -n "$(json "d['detail']" <<<"$out")" ]; then
+        echo "$code problem"
+    else
+        echo "$code other: $out"
+    fi
+}
+
+cd "$WORK"
+cat > starbloom.toml <<TOML
+data_dir = "$WORK/data"
+plugins_dir = "$WORK/plugins"
+[admin]
+port = $PORT
+[storage]
+rollup_seconds = [60]
+TOML
+mkdir plugins
+"$BIN" serve --config starbloom.toml > "$WORK/serve.log" 2>&1 &
+SERVER_PID=$!
+for _ in $(seq 1 100); do curl -s "$API/healthz" >/dev/null && break; sleep 0.2; done
+
+# --- key-value ---
+check "PUT creates a key and returns its version as ETag" \
+    contains "$(curl -s -i -X PUT --data-binary 'hello' "$API/v1/kv/app/greeting")" 'etag: "'
+v1="$(curl -s -X PUT --data-binary 'hello again' "$API/v1/kv/app/greeting" | json "d['version']")"
+check "GET returns the raw value" equals "$(curl -s "$API/v1/kv/app/greeting")" "hello again"
+check "GET carries the current version as ETag" contains "$(curl -s -i "$API/v1/kv/app/greeting")" "etag: \"$v1\""
+check "If-Match with the current version swaps" equals "$(status -X PUT -H "If-Match: \"$v1\"" --data-binary 'swapped' "$API/v1/kv/app/greeting")" 200
+check "If-Match with a stale version is 412 problem" equals "$(problem -X PUT -H "If-Match: \"$v1\"" --data-binary 'lost' "$API/v1/kv/app/greeting")" "412 problem"
+check "the losing write changed nothing" equals "$(curl -s "$API/v1/kv/app/greeting")" "swapped"
+check "If-None-Match: * creates an absent key" equals "$(status -X PUT -H 'If-None-Match: *' --data-binary 'first' "$API/v1/kv/app/once")" 200
+check "If-None-Match: * on an existing key is 412" equals "$(problem -X PUT -H 'If-None-Match: *' --data-binary 'second' "$API/v1/kv/app/once")" "412 problem"
+check "increment counts from absent" equals "$(curl -s -X POST -d '{"by": 5}' "$API/v1/kv/app/counter/increment" | json "d['value']")" 5
+check "increment adds" equals "$(curl -s -X POST -d '{"by": -2}' "$API/v1/kv/app/counter/increment" | json "d['value']")" 3
+check "increment of a non-number is 400 problem" equals "$(problem -X POST -d '{"by": 1}' "$API/v1/kv/app/greeting/increment")" "400 problem"
+check "a key with a TTL reads back" equals "$(status -X PUT --data-binary 'brief' "$API/v1/kv/app/brief?ttl_ms=300")" 200
+check "...and is gone after it expires" bash -c "sleep 0.6; [ \$(curl -s -o /dev/null -w '%{http_code}' $API/v1/kv/app/brief) = 404 ]"
+for i in 1 2 3 4 5; do curl -s -o /dev/null -X PUT --data-binary "v$i" "$API/v1/kv/app/user:$i"; done
+page1="$(curl -s "$API/v1/kv/app?prefix=user:&limit=2")"
+cursor="$(json "d['next']" <<<"$page1")"
+page2="$(curl -s "$API/v1/kv/app?prefix=user:&limit=2&cursor=$cursor")"
+page3="$(curl -s "$API/v1/kv/app?prefix=user:&limit=2&cursor=$(json "d['next']" <<<"$page2")")"
+check "prefix listing pages through every key once, in order" equals \
+    "$(for p in "$page1" "$page2" "$page3"; do json "' '.join(e['key'] for e in d['entries'])" <<<"$p"; done | tr '\n' ' ')" \
+    "user:1 user:2 user:3 user:4 user:5 "
+check "the last page has no next cursor" equals "$(json "d.get('next')" <<<"$page3")" "None"
+check "listing values come back as text" equals "$(json "d['entries'][0]['value']" <<<"$page1")" "v1"
+check "a forged cursor is 400 problem" equals "$(problem "$API/v1/kv/app?cursor=%%%")" "400 problem"
+check "DELETE removes a key" equals "$(status -X DELETE "$API/v1/kv/app/once")" 204
+check "DELETE of a missing key is 404 problem" equals "$(problem -X DELETE "$API/v1/kv/app/once")" "404 problem"
+check "GET of a missing key is 404 problem" equals "$(problem "$API/v1/kv/app/nothing")" "404 problem"
+check "a bad namespace is 400 problem" equals "$(problem "$API/v1/kv/bad%20space/k")" "400 problem"
+check "an oversized key is 400 problem" equals "$(problem "$API/v1/kv/app/$(printf 'k%.0s' $(seq 1 1100))")" "400 problem"
+head -c 1100000 /dev/zero > "$WORK/big"
+check "an oversized value is 413 problem" equals "$(problem -X PUT --data-binary @"$WORK/big" "$API/v1/kv/app/big")" "413 problem"
+check "a malformed If-Match is 400 problem" equals "$(problem -X PUT -H 'If-Match: 7' --data-binary x "$API/v1/kv/app/greeting")" "400 problem"
+check "ttl_ms out of range is 400 problem" equals "$(problem -X PUT --data-binary x "$API/v1/kv/app/t?ttl_ms=0")" "400 problem"
+
+# --- topics ---
+check "PUT creates a topic with settings" equals "$(status -X PUT -d '{"partitions": 1, "durability": "always"}' "$API/v1/topics/orders.created")" 201
+check "bad topic settings are 400 problem" equals "$(problem -X PUT -d '{"durability": "sometimes"}' "$API/v1/topics/orders.bad")" "400 problem"
+check "one record publishes at offset 0" equals \
+    "$(curl -s -X POST -d '{"record": {"key": "a", "payload": "{\"n\": 1}", "headers": {"source": "e2e"}}}' "$API/v1/topics/orders.created/records" | json "d['positions'][0]['offset']")" 0
+check "a batch publishes at consecutive offsets" equals \
+    "$(curl -s -X POST -d '{"records": [{"payload": "two"}, {"payload_base64": "dGhyZWU="}, {"payload": "four"}]}' "$API/v1/topics/orders.created/records" | json "[p['offset'] for p in d['positions']]")" "[1, 2, 3]"
+read1="$(curl -s "$API/v1/topics/orders.created/records?from=0&limit=2")"
+check "records read back in order with key, headers and payload" equals \
+    "$(json "[(r['offset'], r['key'], r['payload'], r['headers'].get('source')) for r in d['records']]" <<<"$read1")" \
+    "[(0, 'a', '{\"n\": 1}', 'e2e'), (1, '', 'two', None)]"
+check "the next cursor continues where the page ended" equals \
+    "$(curl -s "$API/v1/topics/orders.created/records?from=$(json "d['next']" <<<"$read1")" | json "[r['payload'] for r in d['records']]")" "['three', 'four']"
+check "topics list with statistics" equals "$(curl -s "$API/v1/topics" | json "[t['published'] for t in d if t['name']=='orders.created']")" "[4]"
+check "a record with two payloads is 400 problem" equals "$(problem -X POST -d '{"record": {"payload": "a", "payload_base64": "YQ=="}}' "$API/v1/topics/orders.created/records")" "400 problem"
+check "an empty publish is 400 problem" equals "$(problem -X POST -d '{"records": []}' "$API/v1/topics/orders.created/records")" "400 problem"
+check "an invalid topic name is 400 problem" equals "$(problem -X POST -d '{"record": {"payload": "a"}}' "$API/v1/topics/bad..name/records")" "400 problem"
+check "a read past the end is 400 problem" equals "$(problem "$API/v1/topics/orders.created/records?from=99")" "400 problem"
+check "malformed JSON is 400 problem" equals "$(problem -X POST -d '{"record": ' "$API/v1/topics/orders.created/records")" "400 problem"
+
+# --- series ---
+points="$(python3 -c "import json; print(json.dumps({'points': [{'tags': {'token': t}, 'ts_ns': i * 1_000_000_000, 'value': i} for i in range(600) for t in ['usdc', 'weth']]}))")"
+check "points are written" equals "$(curl -s -X POST -d "$points" "$API/v1/series/transfer_volume/points" | json "d['written']")" 1200
+check "metrics are listed with their series" equals "$(curl -s "$API/v1/series" | json "[(m['metric'], m['series']) for m in d['metrics']]")" "[('transfer_volume', 2)]"
+q="$API/v1/series/transfer_volume?from=0&to=600000000000&step=60000000000&agg=sum"
+rolled="$(curl -s "$q&group_by=")"
+raw="$(curl -s "$q&group_by=&raw=true")"
+check "an aligned query is answered from the 60 s rollup" equals "$(json "d['source']" <<<"$rolled")" "rollup:60s"
+check "raw=true reads raw points" equals "$(json "d['source']" <<<"$raw")" "raw"
+check "rollup and raw answers are equal" equals "$(json "d['results']" <<<"$rolled")" "$(json "d['results']" <<<"$raw")"
+check "the first minute sums both tokens (2 × (0+…+59))" equals "$(json "d['results'][0]['buckets'][0]['value']" <<<"$rolled")" "3540"
+check "a tag filter selects one series" equals "$(curl -s "$q&tag.token=weth" | json "[r['tags']['token'] for r in d['results']]")" "['weth']"
+check "group_by=token gives one result per token" equals "$(curl -s "$q&group_by=token" | json "sorted(r['tags']['token'] for r in d['results'])")" "['usdc', 'weth']"
+check "a query without a step is 400 problem" equals "$(problem "$API/v1/series/transfer_volume?from=0&to=10")" "400 problem"
+check "an unknown aggregate is 400 problem" equals "$(problem "$API/v1/series/transfer_volume?from=0&to=60&step=1&agg=median")" "400 problem"
+check "an empty range is 400 problem" equals "$(problem "$API/v1/series/transfer_volume?from=10&to=5&step=1")" "400 problem"
+check "a NaN point is 400 problem" equals "$(problem -X POST -d '{"points": [{"ts_ns": 1, "value": "nan"}]}' "$API/v1/series/m/points")" "400 problem"
+check "a negative timestamp is 400 problem" equals "$(problem -X POST -d '{"points": [{"ts_ns": -1, "value": 1}]}' "$API/v1/series/m/points")" "400 problem"
+check "no route is 404 problem" equals "$(problem "$API/v1/nothing-here")" "404 problem"
+
+check "the server is still alive after all the bad input" equals "$(status "$API/healthz")" 200
+echo "$checks checks, $failures failed"
+[ "$failures" -eq 0 ]
