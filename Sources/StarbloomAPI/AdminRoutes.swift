@@ -127,6 +127,7 @@ public enum AdminRoutes {
         TopicRoutes.add(to: router, host: host)
         KeyValueRoutes.add(to: router, host: host)
         SeriesRoutes.add(to: router, host: host)
+        EventStreamRoutes.add(to: router, host: host)
         return router
     }
 

@@ -4,7 +4,8 @@
 # conflict), put-if-absent, TTL expiry, increment, prefix listing with an opaque cursor; topics
 # created with settings, records published one and in batches with their offsets, read back with a
 # cursor; series written, listed and queried (raw and from a rollup, group-by, tag filter); every
-# bad input answered 4xx as application/problem+json with a detail.
+# bad input answered 4xx as application/problem+json with a detail; an SSE client that disconnects
+# and resumes with Last-Event-ID gets every record exactly once.
 set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 BIN="${STARBLOOM_BIN:-$ROOT/.build/debug/starbloom}"
@@ -130,6 +131,9 @@ check "an empty range is 400 problem" equals "$(problem "$API/v1/series/transfer
 check "a NaN point is 400 problem" equals "$(problem -X POST -d '{"points": [{"ts_ns": 1, "value": "nan"}]}' "$API/v1/series/m/points")" "400 problem"
 check "a negative timestamp is 400 problem" equals "$(problem -X POST -d '{"points": [{"ts_ns": -1, "value": 1}]}' "$API/v1/series/m/points")" "400 problem"
 check "no route is 404 problem" equals "$(problem "$API/v1/nothing-here")" "404 problem"
+
+# --- server-sent events: disconnect, resume with Last-Event-ID, no gap, no duplicate ---
+check "the SSE client resumes with no gap and no duplicate" python3 "$ROOT/Tests/e2e/sse_resume.py" "$API"
 
 check "the server is still alive after all the bad input" equals "$(status "$API/healthz")" 200
 echo "$checks checks, $failures failed"

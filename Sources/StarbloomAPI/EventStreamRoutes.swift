@@ -1,0 +1,159 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import StarbloomCore
+
+/// `GET /v1/events?topics=PATTERN[,PATTERN…]`: Server-Sent Events of the records of every matching
+/// topic, including topics created while the stream is open.
+///
+/// Each event's `id:` is the whole stream position (the next offset of every topic-partition the
+/// stream follows), so a client that reconnects with `Last-Event-ID` (or `?last_event_id=`) resumes
+/// exactly after the last event it saw: no gap, no duplicate. Without one the stream starts at the
+/// end (`from=latest`, the default) or at the oldest retained record (`from=earliest`). `retry:` is
+/// sent first; a comment line every `heartbeat_ms` (default 15 s) keeps proxies from closing an idle
+/// stream. Records are read only as fast as the client takes them (each write awaits the socket),
+/// so a slow client holds at most one page of records in memory.
+enum EventStreamRoutes {
+    static let pageSize = 100
+    static let pollNanoseconds: UInt64 = 5_000_000
+
+    static func add(to router: Router<BasicRequestContext>, host: StarbloomHost) {
+        router.get("/v1/events") { request, _ -> Response in
+            let parameters = request.uri.queryParameters
+            guard let list = parameters["topics"], !list.isEmpty else {
+                throw Problem.badRequest("topics is required: one or more topic patterns, comma-separated (e.g. topics=orders.>)")
+            }
+            let patterns = list.split(separator: ",").map(String.init)
+            for pattern in patterns {
+                if let problem = TopicName.patternProblem(pattern) { throw Problem.badRequest(problem) }
+            }
+            let heartbeat = try AdminRoutes.query(request, "heartbeat_ms", default: 15_000, range: 100...300_000)
+            let from = parameters["from"].map(String.init) ?? "latest"
+            guard from == "latest" || from == "earliest" else { throw Problem.badRequest("from must be latest or earliest; got '\(from)'") }
+            let queue = host.services.queue
+            var position: StreamPosition
+            if let text = request.headers[HTTPField.Name("Last-Event-ID")!] ?? parameters["last_event_id"].map(String.init) {
+                guard let decoded = StreamPosition(id: text) else {
+                    throw Problem.badRequest("Last-Event-ID '\(text.prefix(80))' is not an id this server sent")
+                }
+                position = decoded
+                for (key, offset) in position.next {
+                    let info = queue.topics().first { $0.name == key.topic }?.partitions.first { $0.partition == key.partition }
+                    if let info, offset > info.nextOffset {
+                        throw Problem.badRequest("Last-Event-ID is ahead of topic '\(key.topic)' partition \(key.partition) (offset \(offset) > \(info.nextOffset))")
+                    }
+                }
+            } else {
+                position = StreamPosition()
+                for topic in queue.topics() where patterns.contains(where: { TopicName.matches(pattern: $0, topic: topic.name) }) {
+                    for partition in topic.partitions {
+                        position.next[.init(topic: topic.name, partition: partition.partition)] = from == "latest" ? partition.nextOffset : partition.firstOffset
+                    }
+                }
+            }
+            let start = position
+            var headers = HTTPFields()
+            headers[.contentType] = "text/event-stream"
+            headers[.cacheControl] = "no-cache"
+            return Response(status: .ok, headers: headers, body: ResponseBody { writer in
+                try await stream(queue: queue, patterns: patterns, from: start, heartbeatMs: heartbeat, writer: &writer)
+            })
+        }
+    }
+
+    private static func stream(queue: any MessageQueue, patterns: [String], from start: StreamPosition, heartbeatMs: UInt64,
+                               writer: inout any ResponseBodyWriter) async throws {
+        var position = start
+        try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+        var lastWrite = DispatchTime.now().uptimeNanoseconds
+        while !Task.isCancelled {
+            var wrote = false
+            for topic in queue.topics() where patterns.contains(where: { TopicName.matches(pattern: $0, topic: topic.name) }) {
+                for partition in topic.partitions {
+                    let key = StreamPosition.Key(topic: topic.name, partition: partition.partition)
+                    // A topic that appeared after the stream started: all of it is new.
+                    let offset = position.next[key] ?? partition.firstOffset
+                    guard offset < partition.nextOffset else {
+                        position.next[key] = offset
+                        continue
+                    }
+                    let records: [QueueRecord]
+                    do throws(QueueError) {
+                        records = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: pageSize)
+                    } catch {
+                        continue // retention may have moved the start; the next pass reads from the oldest
+                    }
+                    var text = ""
+                    for record in records {
+                        position.next[key] = record.offset + 1
+                        text += "id: \(position.id)\nevent: record\ndata: \(eventData(record))\n\n"
+                    }
+                    if !text.isEmpty {
+                        try await writer.write(ByteBuffer(string: text))
+                        wrote = true
+                    }
+                }
+            }
+            let now = DispatchTime.now().uptimeNanoseconds
+            if wrote {
+                lastWrite = now
+            } else {
+                if now - lastWrite >= heartbeatMs * 1_000_000 {
+                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                    lastWrite = now
+                }
+                try await Task.sleep(nanoseconds: pollNanoseconds)
+            }
+        }
+    }
+
+    static func eventData(_ record: QueueRecord) -> String {
+        let view = RecordView(record)
+        let data = (try? AdminRoutes.encoder.encode(EventRecord(view: view, partition: record.partition))) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self) // JSON text has no raw newlines: one data line
+    }
+}
+
+/// The SSE event payload: a record with its partition.
+struct EventRecord: Encodable {
+    let view: RecordView
+    let partition: Int
+
+    func encode(to encoder: any Encoder) throws {
+        try view.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(partition, forKey: .partition)
+    }
+
+    enum CodingKeys: String, CodingKey { case partition }
+}
+
+/// Where a stream stands: the next offset of every topic-partition it follows. As an event id:
+/// `v1.` + base64url of `topic NUL partition NUL offset` lines.
+struct StreamPosition: Equatable {
+    struct Key: Hashable {
+        let topic: String
+        let partition: Int
+    }
+
+    var next: [Key: UInt64] = [:]
+
+    init() {}
+
+    init?(id: String) {
+        guard id.hasPrefix("v1."), let bytes = Cursor.decode(String(id.dropFirst(3))) else { return nil }
+        let text = String(decoding: bytes, as: UTF8.self)
+        for line in text.split(separator: "\n") {
+            let fields = line.split(separator: "\0", omittingEmptySubsequences: false)
+            guard fields.count == 3, TopicName.problem(with: String(fields[0])) == nil,
+                  let partition = Int(fields[1]), (0...255).contains(partition), let offset = UInt64(fields[2]) else { return nil }
+            next[Key(topic: String(fields[0]), partition: partition)] = offset
+        }
+    }
+
+    var id: String {
+        let lines = next.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
+            .map { "\($0.key.topic)\0\($0.key.partition)\0\($0.value)" }
+        return "v1." + Cursor.encode(Array(lines.joined(separator: "\n").utf8))
+    }
+}
