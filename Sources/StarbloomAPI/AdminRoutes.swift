@@ -5,9 +5,14 @@ import StarbloomCore
 /// The HTTP API: plugins, instances, commands, health and metrics here; topics, key-value and series
 /// in their own files. The CLI (`starbloom plugins …`) is a client of these routes.
 public enum AdminRoutes {
-    public static func makeRouter(host: StarbloomHost) -> Router<BasicRequestContext> {
-        let router = Router()
+    /// `keys`: the API key store; nil serves every route without authentication (`[admin] auth = "none"`).
+    public static func makeRouter(host: StarbloomHost, keys: APIKeyStore?) -> Router<StarbloomRequestContext> {
+        let router = Router(context: StarbloomRequestContext.self)
         router.add(middleware: ProblemMiddleware())
+        if let keys {
+            router.add(middleware: AuthMiddleware(keys: keys))
+            KeyRoutes.add(to: router, keys: keys)
+        }
 
         router.get("/healthz") { _, _ in
             try json(["status": "ok"])
@@ -131,7 +136,7 @@ public enum AdminRoutes {
         return router
     }
 
-    static func lookup(_ host: StarbloomHost, _ context: BasicRequestContext) throws -> PluginInstance {
+    static func lookup(_ host: StarbloomHost, _ context: StarbloomRequestContext) throws -> PluginInstance {
         let name = try context.parameters.require("instance")
         guard let instance = host.instance(named: name) else { throw Problem.notFound("instance '\(name)' does not exist") }
         return instance
@@ -147,7 +152,7 @@ public enum AdminRoutes {
 
     static let encoder: JSONEncoder = {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         encoder.dateEncodingStrategy = .iso8601
         return encoder
     }()

@@ -1,19 +1,48 @@
+import Foundation
 import Hummingbird
 import Logging
 import StarbloomCore
 
-/// Runs the admin HTTP server until SIGINT/SIGTERM, then stops the host's instances.
+/// Runs the HTTP server until SIGINT/SIGTERM, then stops the host's instances.
 public enum AdminServer {
     public static func run(host: StarbloomHost, logger: Logger) async throws {
-        let router = AdminRoutes.makeRouter(host: host)
+        let keys = try keyStore(host: host, logger: logger)
+        let router = AdminRoutes.makeRouter(host: host, keys: keys)
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(host.configuration.adminHost, port: host.configuration.adminPort),
                                  serverName: "starbloom"),
             onServerRunning: { channel in
-                logger.info("admin API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+                logger.info("API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger)
         try await app.runService()
+    }
+
+    /// The key store, after making sure an admin can get in: with no key yet, one admin key is
+    /// created, printed once on stderr (never through the logger) and written to
+    /// `<data>/admin.key` (mode 0600) for the CLI and scripts on this machine.
+    static func keyStore(host: StarbloomHost, logger: Logger) throws -> APIKeyStore? {
+        guard host.configuration.apiAuthentication else {
+            logger.warning("API authentication is off ([admin] auth = \"none\"): anyone who can reach the port controls the host")
+            return nil
+        }
+        guard let state = host.services.keyValue as? SQLiteStateStore else {
+            throw StoreError(code: .invalid, message: "API keys need the SQLite state store")
+        }
+        let keys = APIKeyStore(stateStore: state)
+        guard keys.isEmpty else { return keys }
+        let (_, token) = try keys.create(name: "initial-admin", role: .admin)
+        let path = "\(host.configuration.dataDirectory)/admin.key"
+        FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        FileHandle.standardError.write(Data("""
+
+            ==> First start: created an admin API key. It is shown only now; it is also in \(path) (mode 0600).
+                \(token)
+                Use it as 'Authorization: Bearer <key>'; the CLI reads \(path) by itself. Create others
+                with 'starbloom keys create', then delete that file.
+
+            """.utf8))
+        return keys
     }
 }

@@ -17,15 +17,20 @@ enum EventStreamRoutes {
     static let pageSize = 100
     static let pollNanoseconds: UInt64 = 5_000_000
 
-    static func add(to router: Router<BasicRequestContext>, host: StarbloomHost) {
-        router.get("/v1/events") { request, _ -> Response in
+    static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
+        router.get("/v1/events") { request, context -> Response in
             let parameters = request.uri.queryParameters
             guard let list = parameters["topics"], !list.isEmpty else {
                 throw Problem.badRequest("topics is required: one or more topic patterns, comma-separated (e.g. topics=orders.>)")
             }
-            let patterns = list.split(separator: ",").map(String.init)
-            for pattern in patterns {
+            let requested = list.split(separator: ",").map(String.init)
+            for pattern in requested {
                 if let problem = TopicName.patternProblem(pattern) { throw Problem.badRequest(problem) }
+            }
+            // A key sees only its own topics: a topic must match a requested pattern and the key's.
+            let key = context.key
+            let follows: @Sendable (String) -> Bool = { topic in
+                requested.contains { TopicName.matches(pattern: $0, topic: topic) } && (key?.allows(topic: topic) ?? true)
             }
             let heartbeat = try AdminRoutes.query(request, "heartbeat_ms", default: 15_000, range: 100...300_000)
             let from = parameters["from"].map(String.init) ?? "latest"
@@ -38,6 +43,7 @@ enum EventStreamRoutes {
                 }
                 position = decoded
                 for (key, offset) in position.next {
+                    try context.authorize(topic: key.topic)
                     let info = queue.topics().first { $0.name == key.topic }?.partitions.first { $0.partition == key.partition }
                     if let info, offset > info.nextOffset {
                         throw Problem.badRequest("Last-Event-ID is ahead of topic '\(key.topic)' partition \(key.partition) (offset \(offset) > \(info.nextOffset))")
@@ -45,7 +51,7 @@ enum EventStreamRoutes {
                 }
             } else {
                 position = StreamPosition()
-                for topic in queue.topics() where patterns.contains(where: { TopicName.matches(pattern: $0, topic: topic.name) }) {
+                for topic in queue.topics() where follows(topic.name) {
                     for partition in topic.partitions {
                         position.next[.init(topic: topic.name, partition: partition.partition)] = from == "latest" ? partition.nextOffset : partition.firstOffset
                     }
@@ -56,19 +62,19 @@ enum EventStreamRoutes {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await stream(queue: queue, patterns: patterns, from: start, heartbeatMs: heartbeat, writer: &writer)
+                try await stream(queue: queue, follows: follows, from: start, heartbeatMs: heartbeat, writer: &writer)
             })
         }
     }
 
-    private static func stream(queue: any MessageQueue, patterns: [String], from start: StreamPosition, heartbeatMs: UInt64,
+    private static func stream(queue: any MessageQueue, follows: @Sendable (String) -> Bool, from start: StreamPosition, heartbeatMs: UInt64,
                                writer: inout any ResponseBodyWriter) async throws {
         var position = start
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
         var lastWrite = DispatchTime.now().uptimeNanoseconds
         while !Task.isCancelled {
             var wrote = false
-            for topic in queue.topics() where patterns.contains(where: { TopicName.matches(pattern: $0, topic: topic.name) }) {
+            for topic in queue.topics() where follows(topic.name) {
                 for partition in topic.partitions {
                     let key = StreamPosition.Key(topic: topic.name, partition: partition.partition)
                     // A topic that appeared after the stream started: all of it is new.

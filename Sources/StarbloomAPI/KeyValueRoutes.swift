@@ -8,7 +8,7 @@ import StarbloomCore
 enum KeyValueRoutes {
     static let maxNamespaceBytes = 128
 
-    static func add(to router: Router<BasicRequestContext>, host: StarbloomHost) {
+    static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
         router.get("/v1/kv/:namespace") { request, context in
             let (store, namespace) = try target(host, context, withKey: false)
             let prefix = Array((request.uri.queryParameters["prefix"].map(String.init) ?? "").utf8)
@@ -120,7 +120,7 @@ enum KeyValueRoutes {
         }
     }
 
-    private static func target(_ host: StarbloomHost, _ context: BasicRequestContext, withKey: Bool) throws -> (SQLiteStateStore, String) {
+    private static func target(_ host: StarbloomHost, _ context: StarbloomRequestContext, withKey: Bool) throws -> (SQLiteStateStore, String) {
         guard let store = host.services.keyValue as? SQLiteStateStore else {
             throw Problem(.serviceUnavailable, "Not available", detail: "the key-value API needs the SQLite state store (starbloom serve uses it)")
         }
@@ -132,7 +132,7 @@ enum KeyValueRoutes {
         return (store, namespace)
     }
 
-    private static func targetWithKey(_ host: StarbloomHost, _ context: BasicRequestContext) throws -> (SQLiteStateStore, String, [UInt8]) {
+    private static func targetWithKey(_ host: StarbloomHost, _ context: StarbloomRequestContext) throws -> (SQLiteStateStore, String, [UInt8]) {
         let (store, namespace) = try target(host, context, withKey: true)
         let raw = try context.parameters.require("key")
         guard let key = raw.removingPercentEncoding, !key.isEmpty else {

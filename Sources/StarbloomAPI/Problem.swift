@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 
 /// An RFC 9457 problem: every error the API returns is one of these, as application/problem+json.
@@ -6,6 +7,8 @@ public struct Problem: HTTPResponseError, Encodable {
     public let status: HTTPResponse.Status
     public let title: String
     public let detail: String
+    /// Sent with the problem (WWW-Authenticate, Retry-After); not part of the JSON.
+    var headers = HTTPFields()
 
     public init(_ status: HTTPResponse.Status, _ title: String, detail: String) {
         self.status = status
@@ -24,10 +27,16 @@ public struct Problem: HTTPResponseError, Encodable {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let data = (try? JSONEncoder().encode(self)) ?? Data("{}".utf8)
-        var headers = HTTPFields()
+        let data = (try? AdminRoutes.encoder.encode(self)) ?? Data("{}".utf8)
+        var headers = self.headers
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func with(header name: HTTPField.Name, _ value: String) -> Problem {
+        var copy = self
+        copy.headers[name] = value
+        return copy
     }
 
     static func notFound(_ what: String) -> Problem { Problem(.notFound, "Not found", detail: what) }

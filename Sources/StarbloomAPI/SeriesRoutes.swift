@@ -7,7 +7,7 @@ import StarbloomCore
 enum SeriesRoutes {
     static let maxPointsPerWrite = 10_000
 
-    static func add(to router: Router<BasicRequestContext>, host: StarbloomHost) {
+    static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
         router.get("/v1/series") { _, _ in
             let store = try SeriesRoutes.store(host)
             let metrics: [(metric: String, series: Int)]
@@ -79,7 +79,7 @@ enum SeriesRoutes {
         return store
     }
 
-    static func metric(_ context: BasicRequestContext) throws -> String {
+    static func metric(_ context: StarbloomRequestContext) throws -> String {
         let raw = try context.parameters.require("metric")
         guard let metric = raw.removingPercentEncoding, !metric.isEmpty, metric.utf8.count <= SQLiteTimeSeriesStore.maxMetricBytes else {
             throw Problem.badRequest("metric '\(raw)' must be 1-\(SQLiteTimeSeriesStore.maxMetricBytes) bytes")

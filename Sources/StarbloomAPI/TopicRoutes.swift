@@ -7,13 +7,14 @@ import StarbloomCore
 enum TopicRoutes {
     static let maxRecordsPerPublish = 1_000
 
-    static func add(to router: Router<BasicRequestContext>, host: StarbloomHost) {
-        router.get("/v1/topics") { _, _ in
-            try AdminRoutes.json(host.services.queue.topics())
+    static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
+        router.get("/v1/topics") { _, context in
+            try AdminRoutes.json(host.services.queue.topics().filter { context.mayUse(topic: $0.name) })
         }
 
         router.put("/v1/topics/:topic") { request, context -> Response in
             let topic = try name(context)
+            try context.authorize(topic: topic)
             let body = try await AdminRoutes.decode(TopicSettingsBody.self, from: request)
             let settings = try body.settings(defaults: host.configuration.queueDefaults)
             do throws(QueueError) {
@@ -28,6 +29,7 @@ enum TopicRoutes {
 
         router.post("/v1/topics/:topic/records") { request, context in
             let topic = try name(context)
+            try context.authorize(topic: topic)
             let body = try await AdminRoutes.decode(PublishBody.self, from: request, limit: 16 << 20)
             let inputs = body.records ?? body.record.map { [$0] } ?? []
             guard !inputs.isEmpty, inputs.count <= maxRecordsPerPublish else {
@@ -46,6 +48,7 @@ enum TopicRoutes {
 
         router.get("/v1/topics/:topic/records") { request, context in
             let topic = try name(context)
+            try context.authorize(topic: topic)
             let from = try AdminRoutes.query(request, "from", default: 0, range: 0...UInt64.max)
             let limit = try AdminRoutes.query(request, "limit", default: 100, range: 1...1000)
             let partition = try AdminRoutes.query(request, "partition", default: 0, range: 0...255)
@@ -59,7 +62,7 @@ enum TopicRoutes {
         }
     }
 
-    static func name(_ context: BasicRequestContext) throws -> String {
+    static func name(_ context: StarbloomRequestContext) throws -> String {
         let raw = try context.parameters.require("topic")
         let topic = raw.removingPercentEncoding ?? raw
         if let problem = TopicName.problem(with: topic) { throw Problem.badRequest(problem) }

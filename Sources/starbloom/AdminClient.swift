@@ -6,6 +6,7 @@ import FoundationNetworking
 /// A small client for the admin API. Errors come back as the server's problem detail.
 struct AdminClient {
     let baseURL: String
+    var apiKey: String?
 
     struct Failure: Error, CustomStringConvertible {
         let message: String
@@ -17,6 +18,7 @@ struct AdminClient {
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.timeoutInterval = 60
+        if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
         if let body {
             request.httpBody = try JSONEncoder().encode(body)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -7,10 +7,23 @@ struct AdminOptions: ParsableArguments {
     @Option(name: .customLong("admin-url"), help: "Admin API of a running host (env STARBLOOM_ADMIN_URL).")
     var adminURL: String = ProcessInfo.processInfo.environment["STARBLOOM_ADMIN_URL"] ?? "http://127.0.0.1:8080"
 
+    @Option(name: .customLong("api-key"), help: "API key (env STARBLOOM_API_KEY; default: the contents of ./data/admin.key when present).")
+    var apiKey: String?
+
     @Flag(help: "Print the raw JSON answer.")
     var json = false
 
-    var client: AdminClient { AdminClient(baseURL: adminURL.hasSuffix("/") ? String(adminURL.dropLast()) : adminURL) }
+    var client: AdminClient {
+        AdminClient(baseURL: adminURL.hasSuffix("/") ? String(adminURL.dropLast()) : adminURL, apiKey: resolvedKey)
+    }
+
+    /// --api-key, else STARBLOOM_API_KEY, else the key the host wrote at its first start.
+    var resolvedKey: String? {
+        if let apiKey { return apiKey }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["STARBLOOM_API_KEY"], !fromEnvironment.isEmpty { return fromEnvironment }
+        guard let data = FileManager.default.contents(atPath: "data/admin.key") else { return nil }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
 
     func validate() throws {
         guard let url = URL(string: adminURL), url.scheme == "http" || url.scheme == "https", url.host != nil else {

@@ -62,6 +62,12 @@ TOML
 "$BIN" serve --log-level warning >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 check "admin API comes up" wait_for 30 curl -sf "$ADMIN/healthz" -o /dev/null
+# The first start created an admin key in data/admin.key (the CLI run from here reads it itself).
+check "the first start wrote an admin key readable only by its owner" [ "$(stat -c %a "$WORK/data/admin.key")" = 600 ]
+KEY="$(cat "$WORK/data/admin.key")"
+curl() { command curl -H "Authorization: Bearer $KEY" "$@"; }
+check "the key was printed once on stderr" contains "$(cat "$WORK/serve.log")" "$KEY"
+check "a route without a key is 401" [ "$(command curl -s -o /dev/null -w '%{http_code}' "$ADMIN/v1/instances")" = 401 ]
 
 out="$(sb plugins list)"
 check "plugins list shows both bundled plugins" contains "$out" "synthetic-source"

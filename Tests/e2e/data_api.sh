@@ -53,7 +53,11 @@ TOML
 mkdir plugins
 "$BIN" serve --config starbloom.toml > "$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
+disown "$SERVER_PID" 2>/dev/null # no "Killed" line when cleanup ends it
 for _ in $(seq 1 100); do curl -s "$API/healthz" >/dev/null && break; sleep 0.2; done
+KEY="$(cat "$WORK/data/admin.key")"
+curl() { command curl -H "Authorization: Bearer $KEY" "$@"; }
+export STARBLOOM_API_KEY="$KEY" # for the SSE client
 
 # --- key-value ---
 check "PUT creates a key and returns its version as ETag" \
@@ -70,7 +74,8 @@ check "increment counts from absent" equals "$(curl -s -X POST -d '{"by": 5}' "$
 check "increment adds" equals "$(curl -s -X POST -d '{"by": -2}' "$API/v1/kv/app/counter/increment" | json "d['value']")" 3
 check "increment of a non-number is 400 problem" equals "$(problem -X POST -d '{"by": 1}' "$API/v1/kv/app/greeting/increment")" "400 problem"
 check "a key with a TTL reads back" equals "$(status -X PUT --data-binary 'brief' "$API/v1/kv/app/brief?ttl_ms=300")" 200
-check "...and is gone after it expires" bash -c "sleep 0.6; [ \$(curl -s -o /dev/null -w '%{http_code}' $API/v1/kv/app/brief) = 404 ]"
+sleep 0.6
+check "...and is gone after it expires" equals "$(status "$API/v1/kv/app/brief")" 404
 for i in 1 2 3 4 5; do curl -s -o /dev/null -X PUT --data-binary "v$i" "$API/v1/kv/app/user:$i"; done
 page1="$(curl -s "$API/v1/kv/app?prefix=user:&limit=2")"
 cursor="$(json "d['next']" <<<"$page1")"
@@ -134,6 +139,33 @@ check "no route is 404 problem" equals "$(problem "$API/v1/nothing-here")" "404 
 
 # --- server-sent events: disconnect, resume with Last-Event-ID, no gap, no duplicate ---
 check "the SSE client resumes with no gap and no duplicate" python3 "$ROOT/Tests/e2e/sse_resume.py" "$API"
+
+# --- keys, roles, topic patterns, rate limits ---
+reader="$("$BIN" keys create dashboards --role reader --topics 'orders.>' --admin-url "$API" 2>/dev/null)"
+writer="$("$BIN" keys create ingest --role writer --topics 'orders.>' --rate 5 --burst 5 --admin-url "$API" 2>/dev/null)"
+as() { local key="$1"; shift; command curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $key" "$@"; }
+check "keys create prints a token" contains "$reader" "sbk_"
+check "keys list shows the keys, never a token" bash -c "out=\$('$BIN' keys list --admin-url '$API'); grep -q dashboards <<<\"\$out\" && ! grep -q sbk_ <<<\"\$out\""
+check "no key is 401" equals "$(command curl -s -o /dev/null -w '%{http_code}' "$API/v1/topics")" 401
+check "a wrong key is 401" equals "$(as sbk_00000000_nope "$API/v1/topics")" 401
+check "/healthz needs no key" equals "$(command curl -s -o /dev/null -w '%{http_code}' "$API/healthz")" 200
+check "a reader reads its topics" equals "$(as "$reader" "$API/v1/topics/orders.created/records")" 200
+check "a reader is refused on a write route (403)" equals "$(as "$reader" -X POST -d '{"record": {"payload": "x"}}' "$API/v1/topics/orders.created/records")" 403
+check "a reader is refused on kv writes (403)" equals "$(as "$reader" -X PUT --data-binary x "$API/v1/kv/app/k")" 403
+check "a reader is refused on topics outside its patterns (403)" equals "$(as "$reader" "$API/v1/topics/sse.a/records")" 403
+check "a reader's topic list shows only its topics" equals "$(command curl -s -H "Authorization: Bearer $reader" "$API/v1/topics" | json "sorted(t['name'] for t in d)")" "['orders.created']"
+check "a reader is refused on admin routes (403)" equals "$(as "$reader" "$API/v1/instances")" 403
+check "a writer publishes inside its patterns" equals "$(as "$writer" -X POST -d '{"record": {"payload": "w"}}' "$API/v1/topics/orders.created/records")" 200
+check "a writer is refused outside its patterns (403)" equals "$(as "$writer" -X POST -d '{"record": {"payload": "w"}}' "$API/v1/topics/sse.a/records")" 403
+burst="$(for i in $(seq 1 12); do command curl -s -i -H "Authorization: Bearer $writer" "$API/v1/topics/orders.created/records?limit=1" | head -20; done)"
+check "a burst past the key's rate gets 429" contains "$burst" "HTTP/1.1 429"
+check "429 carries Retry-After" contains "$burst" "retry-after: [0-9]"
+check "429 is a problem naming the limit" contains "$burst" "limited to 5.0 requests/s"
+reader_id="$("$BIN" keys list --admin-url "$API" --json | json "[k['id'] for k in d if k['name']=='dashboards'][0]")"
+check "keys revoke succeeds" bash -c "'$BIN' keys revoke $reader_id --admin-url '$API' >/dev/null"
+check "a revoked key is 401" equals "$(as "$reader" "$API/v1/topics")" 401
+check "revoking an unknown key exits non-zero" bash -c "! '$BIN' keys revoke ffffffff --admin-url '$API' 2>/dev/null"
+check "a bad role is refused by the CLI" bash -c "! '$BIN' keys create x --role root --admin-url '$API' 2>/dev/null"
 
 check "the server is still alive after all the bad input" equals "$(status "$API/healthz")" 200
 echo "$checks checks, $failures failed"

@@ -6,6 +6,7 @@ usage: sse_resume.py BASE_URL   (publishes into sse.a, sse.b and, while disconne
 """
 import http.client
 import json
+import os
 import sys
 import time
 import urllib.parse
@@ -13,11 +14,12 @@ import urllib.request
 
 base = sys.argv[1]
 url = urllib.parse.urlparse(base)
+auth = {"Authorization": "Bearer " + os.environ["STARBLOOM_API_KEY"]} if os.environ.get("STARBLOOM_API_KEY") else {}
 
 
 def publish(topic, payloads):
     body = json.dumps({"records": [{"payload": p} for p in payloads]}).encode()
-    req = urllib.request.Request(f"{base}/v1/topics/{topic}/records", data=body, method="POST")
+    req = urllib.request.Request(f"{base}/v1/topics/{topic}/records", data=body, method="POST", headers=auth)
     with urllib.request.urlopen(req) as response:
         return [p["offset"] for p in json.load(response)["positions"]]
 
@@ -25,7 +27,7 @@ def publish(topic, payloads):
 def events(query, last_event_id=None, want=None, idle_seconds=5.0):
     """Reads events until `want` records arrived (or idle). Yields ('record', id, data), ('comment', text) and ('retry', ms)."""
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=idle_seconds)
-    headers = {"Accept": "text/event-stream"}
+    headers = {"Accept": "text/event-stream", **auth}
     if last_event_id:
         headers["Last-Event-ID"] = last_event_id
     connection.request("GET", "/v1/events?" + query, headers=headers)
@@ -105,7 +107,7 @@ for query, headers, what in [("", {}, "missing topics"), ("topics=bad..pattern",
                              ("topics=sse.*", {"Last-Event-ID": "forged"}, "forged Last-Event-ID"),
                              ("topics=sse.*&from=middle", {}, "bad from")]:
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=5)
-    connection.request("GET", "/v1/events?" + query, headers=headers)
+    connection.request("GET", "/v1/events?" + query, headers={**headers, **auth})
     response = connection.getresponse()
     body = response.read()
     check(f"{what} is 400 problem+json", response.status == 400 and response.getheader("Content-Type") == "application/problem+json",

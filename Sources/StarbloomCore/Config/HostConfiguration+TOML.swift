@@ -39,6 +39,12 @@ extension HostConfiguration {
                 }
                 configuration.adminPort = Int(port)
             }
+            if let auth = try adminReader.string("auth") {
+                guard auth == "keys" || auth == "none" else {
+                    throw ConfigFileError(file: file, message: "admin.auth must be \"keys\" or \"none\", got \"\(auth)\"")
+                }
+                configuration.apiAuthentication = auth == "keys"
+            }
             try adminReader.rejectUnknown()
         }
         if let host = try reader.table("host") {

@@ -8,6 +8,8 @@ public struct HostConfiguration: Sendable {
     public var bundledPluginDirectories: [String] = []
     public var adminHost = "127.0.0.1"
     public var adminPort = 8080
+    /// API keys required (`[admin] auth = "keys"`, the default); false serves every route to anyone.
+    public var apiAuthentication = true
     public var healthCheckInterval = 1.0
     /// How often the plugins directories are rescanned for new or replaced files (nil: only on request).
     /// Unchanged files (same size and modification time) are not read again.

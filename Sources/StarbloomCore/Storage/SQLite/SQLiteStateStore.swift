@@ -30,6 +30,12 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             INSERT INTO meta VALUES ('next_version', 1);
             CREATE TABLE checkpoints (owner TEXT PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
             """),
+        // API keys (`APIKeyStore`): the secret's SHA-256 only.
+        .init(version: 2, sql: """
+            CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, secret_sha256 BLOB NOT NULL, role TEXT NOT NULL,
+                                   topics TEXT NOT NULL, rate_per_s REAL NOT NULL, burst INTEGER NOT NULL,
+                                   created_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
+            """),
     ]
 
     public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
