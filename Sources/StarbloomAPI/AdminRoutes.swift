@@ -6,14 +6,19 @@ import StarbloomCore
 /// in their own files. The CLI (`starbloom plugins …`) is a client of these routes.
 public enum AdminRoutes {
     /// `keys`: the API key store; nil serves every route without authentication (`[admin] auth = "none"`).
-    public static func makeRouter(host: StarbloomHost, keys: APIKeyStore?) -> Router<StarbloomRequestContext> {
+    public static func makeRouter(host: StarbloomHost, keys: APIKeyStore?, limiter: RateLimiter = RateLimiter()) -> Router<StarbloomRequestContext> {
         let router = Router(context: StarbloomRequestContext.self)
         router.add(middleware: ProblemMiddleware())
         if let keys {
-            router.add(middleware: AuthMiddleware(keys: keys))
+            router.add(middleware: AuthMiddleware(keys: keys, limiter: limiter))
             KeyRoutes.add(to: router, keys: keys)
         }
 
+        router.get("/openapi.json") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
         router.get("/healthz") { _, _ in
             try json(["status": "ok"])
         }
@@ -133,6 +138,7 @@ public enum AdminRoutes {
         KeyValueRoutes.add(to: router, host: host)
         SeriesRoutes.add(to: router, host: host)
         EventStreamRoutes.add(to: router, host: host)
+        WebSocketRoutes.add(to: router)
         return router
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
 import Logging
 import StarbloomCore
 
@@ -7,9 +8,13 @@ import StarbloomCore
 public enum AdminServer {
     public static func run(host: StarbloomHost, logger: Logger) async throws {
         let keys = try keyStore(host: host, logger: logger)
-        let router = AdminRoutes.makeRouter(host: host, keys: keys)
+        let limiter = RateLimiter()
+        let router = AdminRoutes.makeRouter(host: host, keys: keys, limiter: limiter)
+        let webSocketRouter = WebSocketRoutes.makeRouter(host: host, keys: keys, limiter: limiter)
         let app = Application(
             router: router,
+            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter,
+                                           configuration: .init(ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(20))))),
             configuration: .init(address: .hostname(host.configuration.adminHost, port: host.configuration.adminPort),
                                  serverName: "starbloom"),
             onServerRunning: { channel in
@@ -34,7 +39,9 @@ public enum AdminServer {
         guard keys.isEmpty else { return keys }
         let (_, token) = try keys.create(name: "initial-admin", role: .admin)
         let path = "\(host.configuration.dataDirectory)/admin.key"
-        FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600])
+        if !FileManager.default.createFile(atPath: path, contents: Data((token + "\n").utf8), attributes: [.posixPermissions: 0o600]) {
+            logger.warning("could not write the admin key file; the key is only in the message below", metadata: ["path": "\(path)"])
+        }
         FileHandle.standardError.write(Data("""
 
             ==> First start: created an admin API key. It is shown only now; it is also in \(path) (mode 0600).

@@ -14,7 +14,6 @@ import StarbloomCore
 /// stream. Records are read only as fast as the client takes them (each write awaits the socket),
 /// so a slow client holds at most one page of records in memory.
 enum EventStreamRoutes {
-    static let pageSize = 100
     static let pollNanoseconds: UInt64 = 5_000_000
 
     static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
@@ -36,72 +35,32 @@ enum EventStreamRoutes {
             let from = parameters["from"].map(String.init) ?? "latest"
             guard from == "latest" || from == "earliest" else { throw Problem.badRequest("from must be latest or earliest; got '\(from)'") }
             let queue = host.services.queue
-            var position: StreamPosition
-            if let text = request.headers[HTTPField.Name("Last-Event-ID")!] ?? parameters["last_event_id"].map(String.init) {
-                guard let decoded = StreamPosition(id: text) else {
-                    throw Problem.badRequest("Last-Event-ID '\(text.prefix(80))' is not an id this server sent")
-                }
-                position = decoded
-                for (key, offset) in position.next {
-                    try context.authorize(topic: key.topic)
-                    let info = queue.topics().first { $0.name == key.topic }?.partitions.first { $0.partition == key.partition }
-                    if let info, offset > info.nextOffset {
-                        throw Problem.badRequest("Last-Event-ID is ahead of topic '\(key.topic)' partition \(key.partition) (offset \(offset) > \(info.nextOffset))")
-                    }
-                }
-            } else {
-                position = StreamPosition()
-                for topic in queue.topics() where follows(topic.name) {
-                    for partition in topic.partitions {
-                        position.next[.init(topic: topic.name, partition: partition.partition)] = from == "latest" ? partition.nextOffset : partition.firstOffset
-                    }
-                }
-            }
-            let start = position
+            let resume = try (request.headers[HTTPField.Name("Last-Event-ID")!] ?? parameters["last_event_id"].map(String.init))
+                .map { try StreamPosition.resume(from: $0, queue: queue, key: key) }
+            let follower = TopicFollower(queue: queue, follows: follows, resumeAt: resume, fromEarliest: from == "earliest")
             var headers = HTTPFields()
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await stream(queue: queue, follows: follows, from: start, heartbeatMs: heartbeat, writer: &writer)
+                try await stream(queue: queue, follower: follower, heartbeatMs: heartbeat, writer: &writer)
             })
         }
     }
 
-    private static func stream(queue: any MessageQueue, follows: @Sendable (String) -> Bool, from start: StreamPosition, heartbeatMs: UInt64,
+    private static func stream(queue: any MessageQueue, follower start: TopicFollower, heartbeatMs: UInt64,
                                writer: inout any ResponseBodyWriter) async throws {
-        var position = start
+        var follower = start
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
         var lastWrite = DispatchTime.now().uptimeNanoseconds
         while !Task.isCancelled {
-            var wrote = false
-            for topic in queue.topics() where follows(topic.name) {
-                for partition in topic.partitions {
-                    let key = StreamPosition.Key(topic: topic.name, partition: partition.partition)
-                    // A topic that appeared after the stream started: all of it is new.
-                    let offset = position.next[key] ?? partition.firstOffset
-                    guard offset < partition.nextOffset else {
-                        position.next[key] = offset
-                        continue
-                    }
-                    let records: [QueueRecord]
-                    do throws(QueueError) {
-                        records = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: pageSize)
-                    } catch {
-                        continue // retention may have moved the start; the next pass reads from the oldest
-                    }
-                    var text = ""
-                    for record in records {
-                        position.next[key] = record.offset + 1
-                        text += "id: \(position.id)\nevent: record\ndata: \(eventData(record))\n\n"
-                    }
-                    if !text.isEmpty {
-                        try await writer.write(ByteBuffer(string: text))
-                        wrote = true
-                    }
-                }
-            }
+            let batch = follower.poll(queue)
             let now = DispatchTime.now().uptimeNanoseconds
-            if wrote {
+            if !batch.isEmpty {
+                var text = ""
+                for (record, position) in batch {
+                    text += "id: \(position.id)\nevent: record\ndata: \(eventData(record))\n\n"
+                }
+                try await writer.write(ByteBuffer(string: text)) // awaits the client: a slow reader slows only itself
                 lastWrite = now
             } else {
                 if now - lastWrite >= heartbeatMs * 1_000_000 {
@@ -155,6 +114,25 @@ struct StreamPosition: Equatable {
                   let partition = Int(fields[1]), (0...255).contains(partition), let offset = UInt64(fields[2]) else { return nil }
             next[Key(topic: String(fields[0]), partition: partition)] = offset
         }
+    }
+
+    /// A position a client sent back to resume, checked: each topic must be the key's, and no
+    /// offset may be ahead of its partition (that id was not ours, or the data directory changed).
+    static func resume(from id: String, queue: any MessageQueue, key: APIKey?) throws -> StreamPosition {
+        guard let position = StreamPosition(id: id) else {
+            throw Problem.badRequest("resume position '\(id.prefix(80))' is not one this server sent")
+        }
+        let topics = queue.topics()
+        for (entry, offset) in position.next {
+            if let key, !key.allows(topic: entry.topic) {
+                throw Problem(.forbidden, "Forbidden", detail: "key '\(key.name)' may not use topic '\(entry.topic)'")
+            }
+            let info = topics.first { $0.name == entry.topic }?.partitions.first { $0.partition == entry.partition }
+            if let info, offset > info.nextOffset {
+                throw Problem.badRequest("the resume position is ahead of topic '\(entry.topic)' partition \(entry.partition) (offset \(offset) > \(info.nextOffset))")
+            }
+        }
+        return position
     }
 
     var id: String {

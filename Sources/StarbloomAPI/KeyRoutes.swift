@@ -28,6 +28,8 @@ enum KeyRoutes {
             let id = try context.parameters.require("id")
             do throws(StoreError) {
                 try keys.revoke(id: id)
+            } catch where error.code == .conflict {
+                throw Problem.conflict(error.message)
             } catch {
                 throw KeyValueRoutes.problem(error)
             }

@@ -45,15 +45,28 @@ public struct Problem: HTTPResponseError, Encodable {
     static func conflict(_ detail: String) -> Problem { Problem(.conflict, "Conflict", detail: detail) }
 }
 
+extension ProblemMiddleware {
+    /// 405 with `Allow` when the path is documented for other methods, else 404.
+    static func noRoute(_ request: Request) -> Problem {
+        if let methods = OpenAPIDocument.methods(for: request.uri.path), !methods.contains(request.method.rawValue) {
+            return Problem(.methodNotAllowed, "Method not allowed", detail: "\(request.uri.path) accepts \(methods.joined(separator: ", "))")
+                .with(header: .allow, methods.joined(separator: ", "))
+        }
+        return Problem.notFound("no route for \(request.method) \(request.uri.path)")
+    }
+}
+
 /// Turns any error a route did not map (including Hummingbird's own HTTPError) into a problem.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             let response = try await next(request, context)
             if response.status == .notFound, response.headers[.contentType] == nil {
-                return try Problem.notFound("no route for \(request.method) \(request.uri.path)").response(from: request, context: context)
+                return try Self.noRoute(request).response(from: request, context: context)
             }
             return response
+        } catch let error as HTTPError where error.status == .notFound {
+            return try Self.noRoute(request).response(from: request, context: context)
         } catch let problem as Problem {
             return try problem.response(from: request, context: context)
         } catch let error as HTTPError {

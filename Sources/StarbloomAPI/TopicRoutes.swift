@@ -110,6 +110,10 @@ struct TopicSettingsBody: Decodable {
         if let retentionBytes { settings.retentionBytes = retentionBytes }
         if let compact { settings.compact = compact }
         if let problem = settings.problem { throw Problem.badRequest(problem) }
+        // Segments are preallocated: through the API a topic may claim at most 1 GiB up front.
+        if settings.partitions * settings.segmentBytes > 1 << 30 {
+            throw Problem.badRequest("partitions × segment_bytes must be at most 1 GiB through the API, got \(settings.partitions) × \(settings.segmentBytes)")
+        }
         return settings
     }
 }

@@ -140,6 +140,11 @@ check "no route is 404 problem" equals "$(problem "$API/v1/nothing-here")" "404 
 # --- server-sent events: disconnect, resume with Last-Event-ID, no gap, no duplicate ---
 check "the SSE client resumes with no gap and no duplicate" python3 "$ROOT/Tests/e2e/sse_resume.py" "$API"
 
+# --- WebSocket (Python websockets) ---
+ws_reader="$("$BIN" keys create ws-reader --role reader --topics 'ws.a' --admin-url "$API" 2>/dev/null)"
+check "the WebSocket client passes (subscribe, resume, errors, keys, slow consumer)" python3 "$ROOT/Tests/e2e/ws_client.py" "$API" "$KEY" "$ws_reader"
+check "a plain GET of /v1/ws is 426 problem" equals "$(problem "$API/v1/ws")" "426 problem"
+
 # --- keys, roles, topic patterns, rate limits ---
 reader="$("$BIN" keys create dashboards --role reader --topics 'orders.>' --admin-url "$API" 2>/dev/null)"
 writer="$("$BIN" keys create ingest --role writer --topics 'orders.>' --rate 5 --burst 5 --admin-url "$API" 2>/dev/null)"

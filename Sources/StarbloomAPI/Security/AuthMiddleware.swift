@@ -6,10 +6,9 @@ import StarbloomCore
 /// `Authorization: Bearer <key>` (or `X-API-Key`), checks the route's role, then the key's rate.
 /// 401 without a valid key, 403 for a role too low, 429 with `Retry-After` past the rate.
 /// Keys are never logged: problems name the key by its name, never its token.
-struct AuthMiddleware: RouterMiddleware {
-    typealias Context = StarbloomRequestContext
+struct AuthMiddleware<Context: AuthenticatedContext>: RouterMiddleware {
     let keys: APIKeyStore
-    let limiter = RateLimiter()
+    let limiter: RateLimiter
 
     static func requiredRole(_ method: HTTPRequest.Method, _ path: String) -> APIRole? {
         if path == "/healthz" || path == "/readyz" || path == "/openapi.json" { return nil }

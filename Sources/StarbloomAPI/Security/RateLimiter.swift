@@ -3,7 +3,9 @@ import Synchronization
 
 /// One token bucket per key: `ratePerSecond` tokens a second, at most `burst` saved up; a request
 /// takes one. Buckets of keys no longer used are dropped once the map grows past 10,000.
-final class RateLimiter: Sendable {
+public final class RateLimiter: Sendable {
+    public init() {}
+
     private struct Bucket {
         var tokens: Double
         var updatedNs: UInt64

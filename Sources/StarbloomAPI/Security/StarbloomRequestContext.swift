@@ -1,16 +1,13 @@
 import Hummingbird
 import StarbloomCore
 
-/// The request context of every route: Hummingbird's core storage plus the API key the request
-/// authenticated with (nil when authentication is off or the route is open).
-public struct StarbloomRequestContext: RequestContext {
-    public var coreContext: CoreRequestContextStorage
-    public var key: APIKey?
+/// A request context that carries the API key the request authenticated with (nil when
+/// authentication is off or the route is open). HTTP routes and the WebSocket upgrade both use it.
+public protocol AuthenticatedContext: RequestContext {
+    var key: APIKey? { get set }
+}
 
-    public init(source: Source) {
-        coreContext = .init(source: source)
-    }
-
+extension AuthenticatedContext {
     /// Throws 403 unless the key may use `topic`.
     func authorize(topic: String) throws {
         if let key, !key.allows(topic: topic) {
@@ -20,4 +17,14 @@ public struct StarbloomRequestContext: RequestContext {
 
     /// Whether the key (if any) may see `topic`.
     func mayUse(topic: String) -> Bool { key?.allows(topic: topic) ?? true }
+}
+
+/// The request context of every HTTP route.
+public struct StarbloomRequestContext: AuthenticatedContext {
+    public var coreContext: CoreRequestContextStorage
+    public var key: APIKey?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
 }

@@ -96,8 +96,13 @@ public final class APIKeyStore: Sendable {
         }) ?? []
     }
 
-    /// Revokes a key: every later request with it is refused. Throws `.notFound` for an unknown id.
+    /// Revokes a key: every later request with it is refused. Throws `.notFound` for an unknown id and
+    /// `.conflict` for the last admin key (revoking it would lock every operator out).
     public func revoke(id: String) throws(StoreError) {
+        let live = list()
+        if let key = live.first(where: { $0.id == id }), key.role == .admin, live.filter({ $0.role == .admin }).count == 1 {
+            throw StoreError(code: .conflict, message: "key '\(key.name)' is the last admin key; create another admin key before revoking it")
+        }
         let changed: Int32
         do {
             changed = try database.write { connection in

@@ -1,0 +1,52 @@
+import StarbloomCore
+
+/// Follows the topics a subscription selects (SSE streams and WebSocket subscriptions): each call to
+/// `poll` returns the records published since the last one, at most a page per partition, and
+/// advances `position`. Topics created after the start are followed from their first record.
+struct TopicFollower {
+    let follows: @Sendable (String) -> Bool
+    private(set) var position: StreamPosition
+    static let pageSize = 100
+
+    /// Starts at `position` when given (a resume), else at the end (`fromEarliest`: the oldest
+    /// retained record) of every topic that exists now.
+    init(queue: any MessageQueue, follows: @escaping @Sendable (String) -> Bool, resumeAt: StreamPosition?, fromEarliest: Bool) {
+        self.follows = follows
+        if let resumeAt {
+            position = resumeAt
+            return
+        }
+        position = StreamPosition()
+        for topic in queue.topics() where follows(topic.name) {
+            for partition in topic.partitions {
+                position.next[.init(topic: topic.name, partition: partition.partition)] = fromEarliest ? partition.firstOffset : partition.nextOffset
+            }
+        }
+    }
+
+    /// New records with the position after each (what a client resumes from).
+    mutating func poll(_ queue: any MessageQueue) -> [(record: QueueRecord, position: StreamPosition)] {
+        var result: [(record: QueueRecord, position: StreamPosition)] = []
+        for topic in queue.topics() where follows(topic.name) {
+            for partition in topic.partitions {
+                let key = StreamPosition.Key(topic: topic.name, partition: partition.partition)
+                let offset = position.next[key] ?? partition.firstOffset
+                guard offset < partition.nextOffset else {
+                    position.next[key] = offset
+                    continue
+                }
+                let records: [QueueRecord]
+                do throws(QueueError) {
+                    records = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: Self.pageSize)
+                } catch {
+                    continue // retention may have moved the start; the next poll reads from the oldest
+                }
+                for record in records {
+                    position.next[key] = record.offset + 1
+                    result.append((record, position))
+                }
+            }
+        }
+        return result
+    }
+}
