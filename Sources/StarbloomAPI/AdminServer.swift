@@ -1,7 +1,9 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 import Logging
+import NIOCore
 import StarbloomCore
 
 /// Runs the HTTP server until SIGINT/SIGTERM, then stops the host's instances.
@@ -11,13 +13,36 @@ public enum AdminServer {
         let limiter = RateLimiter()
         let router = AdminRoutes.makeRouter(host: host, keys: keys, limiter: limiter)
         let webSocketRouter = WebSocketRoutes.makeRouter(host: host, keys: keys, limiter: limiter)
+        let limits = host.configuration.apiLimits
+        // Headers past these sizes are refused by the HTTP parser before any route runs.
+        let decoder = HTTP1Channel.Configuration.DecoderConfiguration(
+            maxHeaderFieldSize: limits.maxHeaderBytes, maxHeaderListSize: limits.maxHeaderBytes, maxHeaderFieldCount: 100)
+        let connections = ConnectionLimiter(limit: limits.maxConnections)
+        host.services.metrics.addCollector { [connections] in
+            """
+            # HELP starbloom_api_connections Open API connections (HTTP and WebSocket).
+            # TYPE starbloom_api_connections gauge
+            starbloom_api_connections \(connections.open.load(ordering: .relaxed))
+            # HELP starbloom_api_connections_refused_total Connections closed because max_connections were open.
+            # TYPE starbloom_api_connections_refused_total counter
+            starbloom_api_connections_refused_total \(connections.refused.load(ordering: .relaxed))
+
+            """
+        }
         let app = Application(
             router: router,
-            server: .http1WebSocketUpgrade(webSocketRouter: webSocketRouter,
-                                           configuration: .init(ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(20))))),
+            server: .http1WebSocketUpgrade(
+                webSocketRouter: webSocketRouter,
+                configuration: .init(http1: .init(idleTimeout: .seconds(300), httpDecoderConfiguration: decoder),
+                                     ws: .init(maxFrameSize: 1 << 20, autoPing: .enabled(timePeriod: .seconds(20))))),
             configuration: .init(address: .hostname(host.configuration.adminHost, port: host.configuration.adminPort),
                                  serverName: "starbloom"),
             onServerRunning: { channel in
+                do {
+                    try await channel.pipeline.addHandler(connections, position: .first).get()
+                } catch {
+                    logger.error("cannot install the connection limit", metadata: ["error": "\(error)"])
+                }
                 logger.info("API listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
             },
             logger: logger)

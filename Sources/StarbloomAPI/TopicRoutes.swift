@@ -52,14 +52,49 @@ enum TopicRoutes {
             let from = try AdminRoutes.query(request, "from", default: 0, range: 0...UInt64.max)
             let limit = try AdminRoutes.query(request, "limit", default: 100, range: 1...1000)
             let partition = try AdminRoutes.query(request, "partition", default: 0, range: 0...255)
-            let records: [QueueRecord]
-            do throws(QueueError) {
-                records = try host.services.queue.read(topic: topic, partition: Int(partition), from: from, limit: Int(limit))
-            } catch {
-                throw problem(error)
-            }
-            return try AdminRoutes.json(RecordPage(records: records.map(RecordView.init), next: (records.last?.offset).map { $0 + 1 } ?? from))
+            let filter = try filter(request)
+            // Without filters a page is `limit` records; with them, matches among at most
+            // `maxScanned` records, and `next` is where the scan stopped.
+            var matches: [QueueRecord] = []
+            var next = from
+            var scanned = 0
+            repeat {
+                let page: [QueueRecord]
+                do throws(QueueError) {
+                    page = try host.services.queue.read(topic: topic, partition: Int(partition), from: next, limit: filter.isEmpty ? Int(limit) : 1_000)
+                } catch {
+                    if scanned > 0 && error.code == .invalidOffset { break } // reached the end
+                    throw problem(error)
+                }
+                if page.isEmpty { break }
+                for record in page {
+                    scanned += 1
+                    next = record.offset + 1
+                    if filter.matches(record) { matches.append(record) }
+                    if matches.count == Int(limit) { break }
+                }
+            } while !filter.isEmpty && matches.count < Int(limit) && scanned < maxScanned
+            return try AdminRoutes.json(RecordPage(records: matches.map(RecordView.init), next: next))
         }
+    }
+
+    static let maxScanned = 10_000
+
+    /// `key=`, `header.NAME=`, `where=` (repeatable) from the query string.
+    static func filter(_ request: Request) throws -> RecordFilter {
+        var filter = RecordFilter()
+        let parameters = request.uri.queryParameters
+        if let key = parameters["key"] { filter.key = Array(key.utf8) }
+        for (name, value) in parameters where name.hasPrefix("header.") {
+            filter.headers.append((String(name.dropFirst(7)), Array(value.utf8)))
+        }
+        for text in parameters[values: "where"] {
+            switch RecordFilter.condition(String(text)) {
+            case .success(let condition): filter.conditions.append(condition)
+            case .failure(let problem): throw problem
+            }
+        }
+        return filter
     }
 
     static func name(_ context: StarbloomRequestContext) throws -> String {

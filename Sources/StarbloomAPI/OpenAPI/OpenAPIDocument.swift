@@ -332,7 +332,7 @@ enum OpenAPIDocument {
     ]
    },
    "get": {
-    "summary": "Read a partition from an offset",
+    "summary": "Read a partition from an offset, optionally filtered (key, header.NAME, where)",
     "operationId": "readRecords",
     "responses": {
      "200": {
@@ -403,6 +403,29 @@ enum OpenAPIDocument {
        "maximum": 255
       },
       "required": false
+     },
+     {
+      "name": "key",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "string"
+      },
+      "description": "only records with this key"
+     },
+     {
+      "name": "where",
+      "in": "query",
+      "required": false,
+      "schema": {
+       "type": "array",
+       "items": {
+        "type": "string"
+       }
+      },
+      "style": "form",
+      "explode": true,
+      "description": "FIELD OP VALUE on the JSON payload; repeatable, all must hold"
      }
     ],
     "security": [

@@ -45,6 +45,18 @@ extension HostConfiguration {
                 }
                 configuration.apiAuthentication = auth == "keys"
             }
+            if let connections = try adminReader.int("max_connections") {
+                guard (1...100_000).contains(connections) else {
+                    throw ConfigFileError(file: file, message: "admin.max_connections must be 1-100000, got \(connections)")
+                }
+                configuration.apiLimits.maxConnections = Int(connections)
+            }
+            if let bytes = try adminReader.int("max_header_bytes") {
+                guard (1_024...1_048_576).contains(bytes) else {
+                    throw ConfigFileError(file: file, message: "admin.max_header_bytes must be 1024-1048576, got \(bytes)")
+                }
+                configuration.apiLimits.maxHeaderBytes = Int(bytes)
+            }
             try adminReader.rejectUnknown()
         }
         if let host = try reader.table("host") {

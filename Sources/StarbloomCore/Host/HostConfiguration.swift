@@ -10,6 +10,14 @@ public struct HostConfiguration: Sendable {
     public var adminPort = 8080
     /// API keys required (`[admin] auth = "keys"`, the default); false serves every route to anyone.
     public var apiAuthentication = true
+    /// `[admin] max_connections`, `max_header_bytes`.
+    public var apiLimits = APILimits()
+
+    public struct APILimits: Sendable, Equatable {
+        public var maxConnections = 1_024
+        public var maxHeaderBytes = 16 << 10
+        public init() {}
+    }
     public var healthCheckInterval = 1.0
     /// How often the plugins directories are rescanned for new or replaced files (nil: only on request).
     /// Unchanged files (same size and modification time) are not read again.

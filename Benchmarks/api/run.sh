@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# API benchmark (issue 5): wrk -t2 -c64 against a small key-value GET and a small topic read on a
+# release `starbloom serve`, next to nginx serving a static response on the same machine, same run.
+# Prints Markdown. Needs: a release build (scripts/bench builds it); installs wrk and nginx (apt).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+BIN=.build/release/starbloom
+missing=()
+for pkg in wrk nginx; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+if ((${#missing[@]})); then
+    echo "installing: ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >&2 && apt-get install -y -qq "${missing[@]}" >&2
+fi
+WORK="$(mktemp -d /var/tmp/starbloom-api-bench.XXXXXX)"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+API_PORT="$(free_port)"; NGINX_PORT="$(free_port)"
+SERVER_PID=""
+cleanup() {
+    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null
+    [ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cat > "$WORK/nginx.conf" <<NGINX
+worker_processes 2;
+pid $WORK/nginx.pid;
+error_log $WORK/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / { default_type application/json; return 200 '{"status":"ok"}'; }
+    }
+}
+NGINX
+nginx -c "$WORK/nginx.conf"
+
+mkdir "$WORK/plugins"
+cat > "$WORK/starbloom.toml" <<TOML
+data_dir = "$WORK/data"
+plugins_dir = "$WORK/plugins"
+[admin]
+port = $API_PORT
+TOML
+"$BIN" serve --config "$WORK/starbloom.toml" --log-level error 2>"$WORK/serve.log" &
+SERVER_PID=$!
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API_PORT/healthz" >/dev/null && break; sleep 0.1; done
+KEY="$(cat "$WORK/data/admin.key")"
+# A key without a practical rate limit: the benchmark measures the server, not the limiter's refusals.
+BENCH_KEY="$(STARBLOOM_API_KEY="$KEY" "$BIN" keys create bench --role reader --rate 10000000 --burst 10000000 --admin-url "http://127.0.0.1:$API_PORT" 2>/dev/null)"
+curl -s -o /dev/null -X PUT -H "Authorization: Bearer $KEY" --data-binary '{"balance":"1000000000000000000"}' "http://127.0.0.1:$API_PORT/v1/kv/bench/alice"
+curl -s -o /dev/null -X POST -H "Authorization: Bearer $KEY" \
+    -d '{"records": [{"payload": "{\"n\":1}"}, {"payload": "{\"n\":2}"}, {"payload": "{\"n\":3}"}, {"payload": "{\"n\":4}"}, {"payload": "{\"n\":5}"}]}' \
+    "http://127.0.0.1:$API_PORT/v1/topics/bench.events/records"
+
+run() { # run URL [header]: prints requests/s
+    local out
+    out="$(wrk -t2 -c64 -d"${WRK_SECONDS:-10}"s ${2:+-H "$2"} "$1")"
+    if grep -q "Non-2xx" <<<"$out"; then echo "non-2xx answers from $1" >&2; grep "Non-2xx" <<<"$out" >&2; fi
+    awk '/Requests\/sec/ {print $2}' <<<"$out"
+}
+nginx_rps="$(run "http://127.0.0.1:$NGINX_PORT/")"
+kv_rps="$(run "http://127.0.0.1:$API_PORT/v1/kv/bench/alice" "Authorization: Bearer $BENCH_KEY")"
+topic_rps="$(run "http://127.0.0.1:$API_PORT/v1/topics/bench.events/records?limit=5" "Authorization: Bearer $BENCH_KEY")"
+health_rps="$(run "http://127.0.0.1:$API_PORT/healthz")"
+ratio() { python3 -c "print(f'{$1 / $2 * 100:.0f}%')"; }
+echo "## HTTP API (wrk -t2 -c64, ${WRK_SECONDS:-10} s each, same run)"
+echo
+echo "| target | requests/s | vs. nginx |"
+echo "|---|---|---|"
+echo "| nginx $(nginx -v 2>&1 | sed 's/.*\///'), static 15-byte JSON (anchor) | $nginx_rps | 100% |"
+echo "| GET /v1/kv/bench/alice (API key checked, cached value) | $kv_rps | $(ratio "$kv_rps" "$nginx_rps") |"
+echo "| GET /v1/topics/bench.events/records?limit=5 (API key checked) | $topic_rps | $(ratio "$topic_rps" "$nginx_rps") |"
+echo "| GET /healthz (no key) | $health_rps | $(ratio "$health_rps" "$nginx_rps") |"
