@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// What a key may do. Each role includes the ones before it.
 public enum APIRole: String, Sendable, Codable, CaseIterable, Comparable {
@@ -37,6 +38,10 @@ public struct APIKey: Sendable, Codable, Equatable {
 /// answer to `create`.
 public final class APIKeyStore: Sendable {
     let database: SQLiteDatabase
+    /// Tokens already verified, so a request costs a dictionary lookup instead of a SHA-256 and a
+    /// SQLite read. In memory only (never logged or written); emptied by every revocation, and this
+    /// process is the only writer of the keys (the database is held exclusively), so it is never stale.
+    private let verified = Mutex<[String: APIKey]>([:])
     public static let defaultRate = 1_000.0
     public static let defaultBurst = 2_000
 
@@ -115,11 +120,22 @@ public final class APIKeyStore: Sendable {
         } catch {
             throw StoreError(code: .invalid, message: "cannot revoke the key: \(error)")
         }
+        verified.withLock { $0.removeAll() }
         if changed == 0 { throw StoreError(code: .notFound, message: "no live key with id '\(id)'") }
     }
 
     /// The live key a token belongs to, or nil (malformed, unknown, revoked or wrong secret).
     public func verify(token: String) -> APIKey? {
+        if let known = verified.withLock({ $0[token] }) { return known }
+        guard let key = verifyStored(token: token) else { return nil }
+        verified.withLock { cache in
+            if cache.count >= 10_000 { cache.removeAll() } // bounded: a flood of distinct valid tokens only costs re-verification
+            cache[token] = key
+        }
+        return key
+    }
+
+    private func verifyStored(token: String) -> APIKey? {
         let parts = token.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "sbk", parts[1].count == 8, !parts[2].isEmpty, parts[2].utf8.count <= 64 else { return nil }
         let presented = SHA256.hash(Array(parts[2].utf8))
