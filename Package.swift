@@ -137,5 +137,15 @@ let package = Package(
             path: "Tests/StarbloomCoreTests",
             swiftSettings: strictSettings
         ),
+        .testTarget(
+            name: "StarbloomAPITests",
+            dependencies: [
+                "StarbloomAPI",
+                "StarbloomCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            path: "Tests/StarbloomAPITests",
+            swiftSettings: strictSettings
+        ),
     ]
 )

@@ -1,0 +1,205 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import StarbloomCore
+import Testing
+@testable import StarbloomAPI
+
+/// Router-level tests (HummingbirdTesting, no socket): every route with a good request and its
+/// bad-input cases, status and problem+json checked; keys, roles, topic patterns, 405 and 429.
+@Suite("HTTP routes")
+struct RouterTests {
+    final class Fixture: @unchecked Sendable {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-api-\(UUID().uuidString)").path
+        let host: StarbloomHost
+        let keys: APIKeyStore
+        let admin: String, writer: String, reader: String, slow: String
+
+        init() throws {
+            try FileManager.default.createDirectory(atPath: "\(directory)/plugins", withIntermediateDirectories: true)
+            var configuration = HostConfiguration()
+            configuration.dataDirectory = "\(directory)/data"
+            configuration.pluginsDirectory = "\(directory)/plugins"
+            configuration.bundledPluginDirectories = []
+            var logger = Logger(label: "api-tests")
+            logger.logLevel = .critical
+            host = StarbloomHost(configuration: configuration, services: try HostServices.embedded(configuration: configuration, logger: logger))
+            try host.start()
+            keys = APIKeyStore(stateStore: host.services.keyValue as! SQLiteStateStore)
+            admin = try keys.create(name: "admin", role: .admin).token
+            writer = try keys.create(name: "writer", role: .writer, topics: ["orders.>"]).token
+            reader = try keys.create(name: "reader", role: .reader, topics: ["orders.>"]).token
+            slow = try keys.create(name: "slow", role: .reader, ratePerSecond: 0.01, burst: 2).token
+        }
+
+        deinit {
+            host.shutdown()
+            try? FileManager.default.removeItem(atPath: directory)
+        }
+
+        var application: some ApplicationProtocol {
+            Application(router: AdminRoutes.makeRouter(host: host, keys: keys))
+        }
+    }
+
+    struct Case: CustomStringConvertible {
+        let method: HTTPRequest.Method
+        let uri: String
+        var key: String? = nil
+        var body: String? = nil
+        var headers: [String: String] = [:]
+        let status: HTTPResponse.Status
+        var description: String { "\(method) \(uri) → \(status.code)" }
+    }
+
+    @Test("every route answers its good request and refuses bad input with the right 4xx as problem+json")
+    func routeTable() async throws {
+        let fixture = try Fixture()
+        let a = fixture.admin, w = fixture.writer, r = fixture.reader
+        let cases: [Case] = [
+            // Open routes
+            .init(method: .get, uri: "/healthz", status: .ok),
+            .init(method: .get, uri: "/readyz", status: .ok),
+            .init(method: .get, uri: "/openapi.json", status: .ok),
+            .init(method: .get, uri: "/metrics", status: .unauthorized),
+            .init(method: .get, uri: "/metrics", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/topics", key: "sbk_00000000_forged", status: .unauthorized),
+            .init(method: .trace, uri: "/healthz", status: .methodNotAllowed),
+            .init(method: .get, uri: "/v1/nothing", key: r, status: .notFound),
+            // Topics
+            .init(method: .put, uri: "/v1/topics/orders.created", key: w, body: #"{"partitions": 1, "durability": "always"}"#, status: .created),
+            .init(method: .put, uri: "/v1/topics/orders.bad", key: w, body: #"{"durability": "sometimes"}"#, status: .badRequest),
+            .init(method: .put, uri: "/v1/topics/orders.big", key: w, body: #"{"partitions": 256, "segment_bytes": 1073741824}"#, status: .badRequest),
+            .init(method: .put, uri: "/v1/topics/users.created", key: w, body: "{}", status: .forbidden),
+            .init(method: .put, uri: "/v1/topics/orders.r", key: r, body: "{}", status: .forbidden),
+            .init(method: .post, uri: "/v1/topics/orders.created/records", key: w, body: #"{"records": [{"key": "a", "payload": "{\"amount\": \"5\"}"}, {"payload_base64": "AAE="}]}"#, status: .ok),
+            .init(method: .post, uri: "/v1/topics/orders.created/records", key: w, body: #"{"records": []}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/topics/orders.created/records", key: w, body: #"{"record": {"payload": "a", "payload_base64": "YQ=="}}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/topics/orders.created/records", key: w, body: #"{"record": {"payload_base64": "%%%"}}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/topics/orders.created/records", key: w, body: #"{"record": "#, status: .badRequest),
+            .init(method: .post, uri: "/v1/topics/bad..name/records", key: a, body: #"{"record": {"payload": "a"}}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/topics/users.x/records", key: w, body: #"{"record": {"payload": "a"}}"#, status: .forbidden),
+            .init(method: .post, uri: "/v1/topics/orders.created/records", key: r, body: #"{"record": {"payload": "a"}}"#, status: .forbidden),
+            .init(method: .get, uri: "/v1/topics", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/topics/orders.created/records?from=0&limit=10", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/topics/orders.created/records?where=amount%3E1", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/topics/orders.created/records?where=amount", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/topics/orders.created/records?from=99", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/topics/orders.created/records?limit=0", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/topics/orders.created/records?limit=x", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/topics/users.x/records", key: r, status: .forbidden),
+            // Key-value
+            .init(method: .put, uri: "/v1/kv/app/greeting", key: w, body: "hello", status: .ok),
+            .init(method: .get, uri: "/v1/kv/app/greeting", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/kv/app/missing", key: r, status: .notFound),
+            .init(method: .put, uri: "/v1/kv/app/greeting", key: w, body: "x", headers: ["If-Match": "\"999\""], status: .preconditionFailed),
+            .init(method: .put, uri: "/v1/kv/app/greeting", key: w, body: "x", headers: ["If-Match": "7"], status: .badRequest),
+            .init(method: .put, uri: "/v1/kv/app/greeting", key: w, body: "x", headers: ["If-None-Match": "*"], status: .preconditionFailed),
+            .init(method: .put, uri: "/v1/kv/app/greeting", key: w, body: "x", headers: ["If-None-Match": "\"1\""], status: .badRequest),
+            .init(method: .put, uri: "/v1/kv/app/t?ttl_ms=0", key: w, body: "x", status: .badRequest),
+            .init(method: .put, uri: "/v1/kv/bad%20ns/k", key: w, body: "x", status: .badRequest),
+            .init(method: .put, uri: "/v1/kv/app/\(String(repeating: "k", count: 1100))", key: w, body: "x", status: .badRequest),
+            .init(method: .put, uri: "/v1/kv/app/k", key: r, body: "x", status: .forbidden),
+            .init(method: .post, uri: "/v1/kv/app/counter/increment", key: w, body: #"{"by": 2}"#, status: .ok),
+            .init(method: .post, uri: "/v1/kv/app/greeting/increment", key: w, body: #"{"by": 2}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/kv/app/counter/increment", key: w, body: #"{"by": "two"}"#, status: .badRequest),
+            .init(method: .get, uri: "/v1/kv/app?prefix=g&limit=5", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/kv/app?cursor=%25%25", key: r, status: .badRequest),
+            .init(method: .delete, uri: "/v1/kv/app/greeting", key: w, status: .noContent),
+            .init(method: .delete, uri: "/v1/kv/app/greeting", key: w, status: .notFound),
+            // Series
+            .init(method: .post, uri: "/v1/series/volume/points", key: w, body: #"{"points": [{"tags": {"token": "usdc"}, "ts_ns": 60000000000, "value": 2.5}]}"#, status: .ok),
+            .init(method: .post, uri: "/v1/series/volume/points", key: w, body: #"{"points": []}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/series/volume/points", key: w, body: #"{"points": [{"ts_ns": -1, "value": 1}]}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/series/volume/points", key: w, body: #"{"points": [{"ts_ns": 1, "value": "NaN"}]}"#, status: .badRequest),
+            .init(method: .get, uri: "/v1/series", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/series/volume?from=0&to=120000000000&step=60000000000&agg=sum", key: r, status: .ok),
+            .init(method: .get, uri: "/v1/series/volume?from=0&to=10", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/series/volume?from=0&to=10&step=1&agg=median", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/series/volume?from=10&to=5&step=1", key: r, status: .badRequest),
+            // Event streams and WebSocket (the streams themselves run in the e2e scripts)
+            .init(method: .get, uri: "/v1/events", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/events?topics=bad..x", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/events?topics=orders.%3E&from=middle", key: r, status: .badRequest),
+            .init(method: .get, uri: "/v1/events?topics=orders.%3E", key: r, headers: ["Last-Event-ID": "forged"], status: .badRequest),
+            .init(method: .get, uri: "/v1/ws", key: r, status: .upgradeRequired),
+            // Plugins and instances (admin)
+            .init(method: .get, uri: "/v1/plugins", key: a, status: .ok),
+            .init(method: .get, uri: "/v1/plugins", key: w, status: .forbidden),
+            .init(method: .get, uri: "/v1/plugins/none", key: a, status: .notFound),
+            .init(method: .post, uri: "/v1/plugins/none/validate", key: a, body: #"{"settings": {}}"#, status: .notFound),
+            .init(method: .post, uri: "/v1/plugins/rescan", key: a, status: .ok),
+            .init(method: .get, uri: "/v1/instances", key: a, status: .ok),
+            .init(method: .post, uri: "/v1/instances", key: a, body: #"{"name": "x", "plugin": "none"}"#, status: .unprocessableContent),
+            .init(method: .post, uri: "/v1/instances", key: a, body: #"{"name": "x"}"#, status: .badRequest),
+            .init(method: .get, uri: "/v1/instances/none", key: a, status: .notFound),
+            .init(method: .delete, uri: "/v1/instances/none", key: a, status: .notFound),
+            .init(method: .post, uri: "/v1/instances/none/enable", key: a, status: .notFound),
+            .init(method: .post, uri: "/v1/instances/none/disable", key: a, status: .notFound),
+            .init(method: .post, uri: "/v1/instances/none/restart", key: a, status: .notFound),
+            .init(method: .put, uri: "/v1/instances/none/settings", key: a, body: #"{"settings": {}}"#, status: .notFound),
+            .init(method: .post, uri: "/v1/instances/none/commands/status", key: a, body: #"{"args": []}"#, status: .notFound),
+            // Keys (admin)
+            .init(method: .get, uri: "/v1/keys", key: a, status: .ok),
+            .init(method: .get, uri: "/v1/keys", key: r, status: .forbidden),
+            .init(method: .post, uri: "/v1/keys", key: a, body: #"{"name": "ci", "role": "reader", "topics": ["orders.>"]}"#, status: .created),
+            .init(method: .post, uri: "/v1/keys", key: a, body: #"{"name": "ci", "role": "root"}"#, status: .badRequest),
+            .init(method: .post, uri: "/v1/keys", key: a, body: #"{"name": "ci", "role": "reader", "topics": ["bad..x"]}"#, status: .badRequest),
+            .init(method: .delete, uri: "/v1/keys/ffffffff", key: a, status: .notFound),
+        ]
+        try await fixture.application.test(.router) { client in
+            for test in cases {
+                var headers = HTTPFields()
+                if let key = test.key { headers[.authorization] = "Bearer \(key)" }
+                for (name, value) in test.headers { headers[HTTPField.Name(name)!] = value }
+                try await client.execute(uri: test.uri, method: test.method, headers: headers, body: test.body.map { ByteBuffer(string: $0) }) { response in
+                    #expect(response.status == test.status, "\(test): got \(response.status.code) \(String(buffer: response.body).prefix(200))")
+                    if response.status.code >= 400 {
+                        #expect(response.headers[.contentType] == "application/problem+json", "\(test)")
+                        let problem = try? JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                        #expect((problem?["detail"] as? String)?.isEmpty == false, "\(test): a problem names what to fix")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("the last admin key cannot be revoked; a revoked key is refused at once; 405 lists the methods")
+    func keyLifecycleAndAllow() async throws {
+        let fixture = try Fixture()
+        let adminID = fixture.keys.list().first { $0.name == "admin" }!.id
+        try await fixture.application.test(.router) { client in
+            let admin: HTTPFields = [.authorization: "Bearer \(fixture.admin)"]
+            try await client.execute(uri: "/v1/keys/\(adminID)", method: .delete, headers: admin) { #expect($0.status == .conflict) }
+            let readerID = fixture.keys.list().first { $0.name == "reader" }!.id
+            let reader: HTTPFields = [.authorization: "Bearer \(fixture.reader)"]
+            try await client.execute(uri: "/v1/topics", method: .get, headers: reader) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/keys/\(readerID)", method: .delete, headers: admin) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/topics", method: .get, headers: reader) { #expect($0.status == .unauthorized) }
+            try await client.execute(uri: "/v1/plugins/rescan", method: .get, headers: admin) { response in
+                #expect(response.status == .methodNotAllowed)
+                #expect(response.headers[.allow] == "POST")
+            }
+        }
+    }
+
+    @Test("a key past its rate gets 429 with Retry-After")
+    func rateLimit() async throws {
+        let fixture = try Fixture()
+        try await fixture.application.test(.router) { client in
+            let headers: HTTPFields = [.authorization: "Bearer \(fixture.slow)"]
+            var statuses: [HTTPResponse.Status] = []
+            var retryAfter: String?
+            for _ in 0..<4 {
+                try await client.execute(uri: "/v1/topics", method: .get, headers: headers) { response in
+                    statuses.append(response.status)
+                    if response.status == .tooManyRequests { retryAfter = response.headers[.retryAfter] }
+                }
+            }
+            #expect(statuses == [.ok, .ok, .tooManyRequests, .tooManyRequests], "burst 2")
+            #expect(retryAfter.flatMap(Int.init).map { $0 >= 1 } == true)
+        }
+    }
+}
