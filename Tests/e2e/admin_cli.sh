@@ -4,27 +4,8 @@
 # work with clear errors and non-zero exits on bad input; a C plugin built with one cc line is
 # discovered by rescan and runs; a garbage .so is refused while the host keeps running; metrics are
 # exposed; SIGTERM stops the host cleanly.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${STARBLOOM_BIN:-$ROOT/.build/debug/starbloom}"
-WORK="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source "$(dirname "$0")/lib/common.sh"
 ADMIN="http://127.0.0.1:$PORT"
-SERVER_PID=""
-failures=0; checks=0
-
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-check() { # check "description" command...
-    local what="$1"; shift
-    checks=$((checks + 1))
-    if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; failures=$((failures + 1)); fi
-}
-contains() { grep -q -- "$2" <<<"$1"; }
 sb() { "$BIN" "$@" --admin-url "$ADMIN"; }
 wait_for() { # wait_for seconds command...
     local deadline=$((SECONDS + $1)); shift

@@ -6,28 +6,8 @@
 # cursor; series written, listed and queried (raw and from a rollup, group-by, tag filter); every
 # bad input answered 4xx as application/problem+json with a detail; an SSE client that disconnects
 # and resumes with Last-Event-ID gets every record exactly once.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${STARBLOOM_BIN:-$ROOT/.build/debug/starbloom}"
-WORK="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source "$(dirname "$0")/lib/common.sh"
 API="http://127.0.0.1:$PORT"
-SERVER_PID=""
-failures=0; checks=0
-
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-check() { # check "description" command...
-    local what="$1"; shift
-    checks=$((checks + 1))
-    if "$@"; then echo "ok   - $what"; else echo "FAIL - $what"; failures=$((failures + 1)); fi
-}
-contains() { grep -qi -- "$2" <<<"$1"; } # case-insensitive: header names
-equals() { [ "$1" = "$2" ] || { echo "     expected '$2', got '$1'"; return 1; }; }
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 # problem URL-args...: the status, then "problem" when the body is problem+json with a detail.

@@ -7,18 +7,8 @@
 # revoking keys (the fuzzer would find and revoke the key it runs with; data_api.sh tests it); and
 # the positive_data_acceptance check, which cannot know cross-field rules (from < to, record or
 # records, segment_bytes > max_record_bytes) that the server answers with a 400 naming the rule.
-set -uo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BIN="${STARBLOOM_BIN:-$ROOT/.build/debug/starbloom}"
-WORK="$(mktemp -d)"
-PORT="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+source "$(dirname "$0")/lib/common.sh"
 API="http://127.0.0.1:$PORT"
-SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill -9 "$SERVER_PID" 2>/dev/null
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
 
 cd "$WORK"
 mkdir plugins
