@@ -12,9 +12,9 @@ import StarbloomCore
 /// end (`from=latest`, the default) or at the oldest retained record (`from=earliest`). `retry:` is
 /// sent first; a comment line every `heartbeat_ms` (default 15 s) keeps proxies from closing an idle
 /// stream. Records are read only as fast as the client takes them (each write awaits the socket),
-/// so a slow client holds at most one page of records in memory.
+/// so a slow client holds at most one page of records in memory. An idle stream sleeps until the
+/// queue signals an append (`AppendSignal`) or its next heartbeat is due.
 enum EventStreamRoutes {
-    static let pollNanoseconds: UInt64 = 5_000_000
 
     static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
         router.get("/v1/events") { request, context -> Response in
@@ -53,6 +53,7 @@ enum EventStreamRoutes {
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
         var lastWrite = DispatchTime.now().uptimeNanoseconds
         while !Task.isCancelled {
+            let seen = queue.appendSignal.version // before polling: an append after this wakes the wait below
             let batch = follower.poll(queue)
             let now = DispatchTime.now().uptimeNanoseconds
             if !batch.isEmpty {
@@ -67,7 +68,8 @@ enum EventStreamRoutes {
                     try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
                     lastWrite = now
                 }
-                try await Task.sleep(nanoseconds: pollNanoseconds)
+                let untilHeartbeat = heartbeatMs * 1_000_000 - min(heartbeatMs * 1_000_000, DispatchTime.now().uptimeNanoseconds - lastWrite)
+                await queue.appendSignal.wait(after: seen, timeout: .nanoseconds(Int64(max(untilHeartbeat, 1_000_000))))
             }
         }
     }

@@ -227,9 +227,10 @@ final class WebSocketSession: Sendable {
                 continue
             }
             fullSince = nil
+            let seen = queue.appendSignal.version // before polling: an append after this wakes the wait
             let batch = follower.poll(queue)
             if batch.isEmpty {
-                try? await Task.sleep(nanoseconds: EventStreamRoutes.pollNanoseconds)
+                await queue.appendSignal.wait(after: seen, timeout: .seconds(1))
                 continue
             }
             for (record, position) in batch {

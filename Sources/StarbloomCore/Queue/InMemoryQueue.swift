@@ -7,6 +7,7 @@ import Foundation
 ///
 /// `@unchecked Sendable`: `topicsByName` and `offsets` are guarded by `lock`; each topic guards itself.
 public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
+    public let appendSignal = AppendSignal()
     public let maxRecordBytes: Int
     let maxBytesPerTopic: Int
     private let lock = NSLock()
@@ -25,7 +26,7 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         if let problem = TopicName.problem(with: name) {
             throw QueueError(code: .invalidTopic, message: problem)
         }
-        let created = InMemoryTopic(name: name, maxRecordBytes: maxRecordBytes, maxBytes: maxBytesPerTopic)
+        let created = InMemoryTopic(name: name, maxRecordBytes: maxRecordBytes, maxBytes: maxBytesPerTopic, signal: appendSignal)
         topicsByName[name] = created
         return created
     }
@@ -107,7 +108,10 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         deinit { storage.deallocate() }
     }
 
-    init(name: String, maxRecordBytes: Int, maxBytes: Int) {
+    private let signal: AppendSignal
+
+    init(name: String, maxRecordBytes: Int, maxBytes: Int, signal: AppendSignal) {
+        self.signal = signal
         self.name = name
         self.maxRecordBytes = maxRecordBytes
         self.maxBytes = maxBytes
@@ -132,6 +136,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
                                  message: "record of \(size - Self.fixedHeader) bytes exceeds the limit of \(maxRecordBytes) bytes on topic '\(name)'")
             }
         }
+        defer { signal.notify() } // runs after the unlock below
         lock.lock()
         defer { lock.unlock() }
         let first = nextOffset

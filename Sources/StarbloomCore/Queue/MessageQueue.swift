@@ -18,6 +18,8 @@ public protocol MessageQueue: AnyObject, Sendable {
     func commit(group: String, topic: String, partition: Int, offset: UInt64) throws(QueueError)
     /// Largest record accepted by default.
     var maxRecordBytes: Int { get }
+    /// Notified after every append, for readers that wait for new records.
+    var appendSignal: AppendSignal { get }
 }
 
 /// Appends to one topic. Held by the host API per instance so the hot path skips name lookups.

@@ -22,6 +22,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
     private let logger: Logger
     private let lock = NSLock()
     private var topicsByName: [String: DurableTopic] = [:]
+    public let appendSignal = AppendSignal()
     private let stopping = NSCondition()
     private var stopped = false
     private var lastSync: [String: Date] = [:]
@@ -56,7 +57,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         for name in ((try? FileManager.default.contentsOfDirectory(atPath: topicsDirectory)) ?? []).sorted() {
             guard TopicName.problem(with: name) == nil else { continue }
             let settings = Self.loadSettings("\(topicsDirectory)/\(name)") ?? defaults
-            let topic = try DurableTopic(name: name, directory: "\(topicsDirectory)/\(name)", settings: settings)
+            let topic = try DurableTopic(name: name, directory: "\(topicsDirectory)/\(name)", settings: settings, signal: appendSignal)
             topicsByName[name] = topic
             for partition in topic.partitions { recoveryReport += partition.recoveryReport }
         }
@@ -134,7 +135,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         } catch {
             throw QueueError(code: .io, message: "cannot create topic '\(name)': \(error)")
         }
-        let topic = try DurableTopic(name: name, directory: path, settings: chosen)
+        let topic = try DurableTopic(name: name, directory: path, settings: chosen, signal: appendSignal)
         topicsByName[name] = topic
         return topic
     }

@@ -10,8 +10,10 @@ final class DurableTopic: TopicAppender, Sendable {
     let settings: TopicSettings
     let partitions: [PartitionLog]
     private let rotation = Atomic<Int>(0)
+    private let signal: AppendSignal
 
-    init(name: String, directory: String, settings: TopicSettings) throws(QueueError) {
+    init(name: String, directory: String, settings: TopicSettings, signal: AppendSignal) throws(QueueError) {
+        self.signal = signal
         self.name = name
         self.settings = settings
         var partitions: [PartitionLog] = []
@@ -34,6 +36,7 @@ final class DurableTopic: TopicAppender, Sendable {
     }
 
     func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition {
+        defer { signal.notify() } // after a failure too: a partial multi-partition append may be readable
         if partitions.count == 1 {
             let offset = try partitions[0].append(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs, nonBlocking: nonBlocking)
             return RecordPosition(partition: 0, offset: offset)
@@ -66,6 +69,7 @@ final class DurableTopic: TopicAppender, Sendable {
             return try append(records, defaultEventTimeNs: defaultEventTimeNs)
         }
         let offset = try await partitions[partition].appendAsync(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs)
+        signal.notify()
         return RecordPosition(partition: partition, offset: offset)
     }
 

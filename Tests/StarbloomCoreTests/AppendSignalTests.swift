@@ -1,0 +1,59 @@
+import CStarbloomABI
+import Foundation
+import Testing
+@testable import StarbloomCore
+
+@Suite("Append signal")
+struct AppendSignalTests {
+    @Test("waiters wake on an append, never miss one that came first, and time out when nothing comes")
+    func wakeups() async throws {
+        let signal = AppendSignal()
+        // Missed-wakeup guard: an append between reading the version and waiting returns at once.
+        let seen = signal.version
+        signal.notify()
+        let clock = ContinuousClock()
+        // (Bounds are far from the timeouts: a missed wake-up shows as a 60 s wait, not as a slow one.)
+        var elapsed = try await clock.measure { await signal.wait(after: seen, timeout: .seconds(60)) }
+        #expect(elapsed < .seconds(30))
+        // Timeout with nothing appended.
+        elapsed = try await clock.measure { await signal.wait(after: signal.version, timeout: .milliseconds(100)) }
+        #expect(elapsed >= .milliseconds(90))
+        // Many waiters, one append: all wake well before their timeout.
+        let start = signal.version
+        let woken = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<200 {
+                group.addTask {
+                    await signal.wait(after: start, timeout: .seconds(60))
+                    return 1
+                }
+            }
+            try await Task.sleep(for: .milliseconds(100))
+            let before = clock.now
+            signal.notify()
+            let total = try await group.reduce(0, +)
+            #expect(clock.now - before < .seconds(30))
+            return total
+        }
+        #expect(woken == 200)
+    }
+
+    @Test("an append to the durable or the in-memory queue notifies")
+    func queuesNotify() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-signal-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let queues: [any MessageQueue] = [try DurableQueue(directory: directory), InMemoryQueue()]
+        for queue in queues {
+            let before = queue.appendSignal.version
+            var payload: [UInt8] = Array("x".utf8)
+            try payload.withUnsafeMutableBufferPointer { bytes throws(QueueError) in
+                var record = sb_record()
+                record.payload = sb_bytes(ptr: UnsafePointer(bytes.baseAddress), len: bytes.count)
+                _ = try withUnsafePointer(to: &record) { pointer throws(QueueError) in
+                    try queue.topic(named: "signal.test").append(UnsafeBufferPointer(start: pointer, count: 1), defaultEventTimeNs: 1)
+                }
+            }
+            #expect(queue.appendSignal.version > before, "\(type(of: queue))")
+            (queue as? DurableQueue)?.close()
+        }
+    }
+}
