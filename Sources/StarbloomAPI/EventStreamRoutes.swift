@@ -22,15 +22,9 @@ enum EventStreamRoutes {
             guard let list = parameters["topics"], !list.isEmpty else {
                 throw Problem.badRequest("topics is required: one or more topic patterns, comma-separated (e.g. topics=orders.>)")
             }
-            let requested = list.split(separator: ",").map(String.init)
-            for pattern in requested {
-                if let problem = TopicName.patternProblem(pattern) { throw Problem.badRequest(problem) }
-            }
             // A key sees only its own topics: a topic must match a requested pattern and the key's.
             let key = context.key
-            let follows: @Sendable (String) -> Bool = { topic in
-                requested.contains { TopicName.matches(pattern: $0, topic: topic) } && (key?.allows(topic: topic) ?? true)
-            }
+            let follows = try TopicFollower.selection(String(list), key: key).get()
             let heartbeat = try AdminRoutes.query(request, "heartbeat_ms", default: 15_000, range: 100...300_000)
             let from = parameters["from"].map(String.init) ?? "latest"
             guard from == "latest" || from == "earliest" else { throw Problem.badRequest("from must be latest or earliest; got '\(from)'") }

@@ -18,7 +18,7 @@ enum KeyRoutes {
                 created = try keys.create(name: body.name, role: role, topics: body.topics ?? [">"],
                                           ratePerSecond: body.ratePerSecond ?? APIKeyStore.defaultRate, burst: body.burst ?? APIKeyStore.defaultBurst)
             } catch {
-                throw KeyValueRoutes.problem(error)
+                throw Problem(error)
             }
             var response = try AdminRoutes.json(CreatedKey(key: created.key, token: created.token))
             response.status = .created
@@ -31,7 +31,7 @@ enum KeyRoutes {
             } catch where error.code == .conflict {
                 throw Problem.conflict(error.message)
             } catch {
-                throw KeyValueRoutes.problem(error)
+                throw Problem(error)
             }
             return Response(status: .noContent)
         }

@@ -22,7 +22,7 @@ enum KeyValueRoutes {
             do throws(StoreError) {
                 page = try store.list(namespace: namespace, prefix: prefix, after: after, limit: Int(limit) + 1)
             } catch {
-                throw problem(error)
+                throw Problem(error)
             }
             let entries = page.prefix(Int(limit)).map { KeyValueEntry(key: $0.key, value: $0.value) }
             let next = page.count > Int(limit) ? page[Int(limit) - 1].key : nil
@@ -69,7 +69,7 @@ enum KeyValueRoutes {
                     version = try store.put(namespace: namespace, key: key, value: value, ttlMs: ttl)
                 }
             } catch {
-                throw problem(error)
+                throw Problem(error)
             }
             var response = try AdminRoutes.json(KeyValueWrite(version: version))
             response.headers[.eTag] = etag(version)
@@ -81,7 +81,7 @@ enum KeyValueRoutes {
             do throws(StoreError) {
                 try store.delete(namespace: namespace, key: key)
             } catch {
-                throw problem(error)
+                throw Problem(error)
             }
             return Response(status: .noContent)
         }
@@ -93,7 +93,7 @@ enum KeyValueRoutes {
             do throws(StoreError) {
                 result = try store.increment(namespace: namespace, key: key, by: body.by)
             } catch {
-                throw problem(error)
+                throw Problem(error)
             }
             var response = try AdminRoutes.json(IncrementResult(value: result.value, version: result.version))
             response.headers[.eTag] = etag(result.version)
@@ -111,14 +111,6 @@ enum KeyValueRoutes {
         return UInt64(trimmed.dropFirst().dropLast())
     }
 
-    static func problem(_ error: StoreError) -> Problem {
-        switch error.code {
-        case .notFound: Problem.notFound(error.message)
-        case .conflict: Problem(.preconditionFailed, "Precondition failed", detail: error.message)
-        case .tooLarge: Problem(.contentTooLarge, "Too large", detail: error.message)
-        case .invalid: Problem.badRequest(error.message)
-        }
-    }
 
     private static func target(_ host: StarbloomHost, _ context: StarbloomRequestContext, withKey: Bool) throws -> (SQLiteStateStore, String) {
         guard let store = host.services.keyValue as? SQLiteStateStore else {

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import StarbloomCore
 
 /// An RFC 9457 problem: every error the API returns is one of these, as application/problem+json.
 public struct Problem: HTTPResponseError, Encodable {
@@ -37,6 +38,27 @@ public struct Problem: HTTPResponseError, Encodable {
         var copy = self
         copy.headers[name] = value
         return copy
+    }
+
+    /// The answer for a store's refusal.
+    init(_ error: StoreError) {
+        switch error.code {
+        case .notFound: self = Problem.notFound(error.message)
+        case .conflict: self = Problem(.preconditionFailed, "Precondition failed", detail: error.message)
+        case .tooLarge: self = Problem(.contentTooLarge, "Too large", detail: error.message)
+        case .invalid: self = Problem.badRequest(error.message)
+        }
+    }
+
+    /// The answer for the queue's refusal.
+    init(_ error: QueueError) {
+        switch error.code {
+        case .invalidTopic, .invalidOffset, .invalidSettings: self = Problem.badRequest(error.message)
+        case .unknownTopic: self = Problem.notFound(error.message)
+        case .tooLarge: self = Problem(.contentTooLarge, "Too large", detail: error.message)
+        case .full: self = Problem(.serviceUnavailable, "Queue full", detail: error.message)
+        case .io, .corrupt: self = Problem(.internalServerError, "Storage failure", detail: error.message)
+        }
     }
 
     static func notFound(_ what: String) -> Problem { Problem(.notFound, "Not found", detail: what) }

@@ -14,7 +14,7 @@ enum SeriesRoutes {
             do throws(StoreError) {
                 metrics = try store.metrics()
             } catch {
-                throw KeyValueRoutes.problem(error)
+                throw Problem(error)
             }
             return try AdminRoutes.json(MetricList(metrics: metrics.map { MetricSummary(metric: $0.metric, series: $0.series) }))
         }
@@ -30,7 +30,7 @@ enum SeriesRoutes {
             do throws(StoreError) {
                 try await AdminRoutes.offload { () throws(StoreError) in try store.write(points) }
             } catch {
-                throw KeyValueRoutes.problem(error)
+                throw Problem(error)
             }
             return try AdminRoutes.json(["written": points.count])
         }
@@ -62,7 +62,7 @@ enum SeriesRoutes {
             do throws(StoreError) {
                 results = try await AdminRoutes.offload { () throws(StoreError) in try store.query(query) }
             } catch {
-                throw KeyValueRoutes.problem(error)
+                throw Problem(error)
             }
             let resolution = store.plan(for: query)
             return try AdminRoutes.json(SeriesAnswer(

@@ -24,6 +24,18 @@ struct TopicFollower {
         }
     }
 
+    /// The topics a subscription follows: those matching one of `patterns` (comma-separated) and,
+    /// with a key, the key's own patterns. The problem names the first invalid pattern.
+    static func selection(_ patterns: String, key: APIKey?) -> Result<@Sendable (String) -> Bool, Problem> {
+        let requested = patterns.split(separator: ",").map(String.init)
+        for pattern in requested {
+            if let problem = TopicName.patternProblem(pattern) { return .failure(Problem.badRequest(problem)) }
+        }
+        return .success { topic in
+            requested.contains { TopicName.matches(pattern: $0, topic: topic) } && (key?.allows(topic: topic) ?? true)
+        }
+    }
+
     /// New records with the position after each (what a client resumes from).
     mutating func poll(_ queue: any MessageQueue) -> [(record: QueueRecord, position: StreamPosition)] {
         var result: [(record: QueueRecord, position: StreamPosition)] = []

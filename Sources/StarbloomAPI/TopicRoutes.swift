@@ -20,7 +20,7 @@ enum TopicRoutes {
             do throws(QueueError) {
                 try host.services.queue.createTopic(topic, settings: settings)
             } catch {
-                throw problem(error)
+                throw Problem(error)
             }
             var response = try AdminRoutes.json(host.services.queue.topics().first { $0.name == topic })
             response.status = .created
@@ -41,7 +41,7 @@ enum TopicRoutes {
             do throws(QueueError) {
                 positions = try await host.services.queue.publish(topic: topic, records: records)
             } catch {
-                throw problem(error)
+                throw Problem(error)
             }
             return try AdminRoutes.json(PublishResult(positions: positions.map { .init(partition: $0.partition, offset: $0.offset) }))
         }
@@ -64,7 +64,7 @@ enum TopicRoutes {
                     page = try host.services.queue.read(topic: topic, partition: Int(partition), from: next, limit: filter.isEmpty ? Int(limit) : 1_000)
                 } catch {
                     if scanned > 0 && error.code == .invalidOffset { break } // reached the end
-                    throw problem(error)
+                    throw Problem(error)
                 }
                 if page.isEmpty { break }
                 for record in page {
@@ -107,15 +107,6 @@ enum TopicRoutes {
         return topic
     }
 
-    static func problem(_ error: QueueError) -> Problem {
-        switch error.code {
-        case .invalidTopic, .invalidOffset, .invalidSettings: Problem.badRequest(error.message)
-        case .unknownTopic: Problem.notFound(error.message)
-        case .tooLarge: Problem(.contentTooLarge, "Too large", detail: error.message)
-        case .full: Problem(.serviceUnavailable, "Queue full", detail: error.message)
-        case .io, .corrupt: Problem(.internalServerError, "Storage failure", detail: error.message)
-        }
-    }
 }
 
 struct TopicSettingsBody: Decodable {

@@ -172,9 +172,10 @@ final class WebSocketSession: Sendable {
         guard let topics = object["topics"] as? String, !topics.isEmpty else {
             return error(id, "subscribe needs \"topics\": one or more topic patterns, comma-separated")
         }
-        let requested = topics.split(separator: ",").map(String.init)
-        for pattern in requested {
-            if let problem = TopicName.patternProblem(pattern) { return error(id, problem) }
+        let follows: @Sendable (String) -> Bool
+        switch TopicFollower.selection(topics, key: key) {
+        case .success(let selection): follows = selection
+        case .failure(let problem): return error(id, problem.detail)
         }
         let from = object["from"] as? String ?? "latest"
         guard from == "latest" || from == "earliest" else { return error(id, "from must be latest or earliest; got '\(from)'") }
@@ -187,10 +188,6 @@ final class WebSocketSession: Sendable {
             } catch let other {
                 return error(id, "\(other)")
             }
-        }
-        let key = self.key
-        let follows: @Sendable (String) -> Bool = { topic in
-            requested.contains { TopicName.matches(pattern: $0, topic: topic) } && (key?.allows(topic: topic) ?? true)
         }
         let follower = TopicFollower(queue: queue, follows: follows, resumeAt: resume, fromEarliest: from == "earliest")
         let reserved: Bool = subscriptions.withLock { subscriptions in

@@ -109,6 +109,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
     }
 
     private let signal: AppendSignal
+    let partitionCount = 1 // the in-memory queue keeps one partition per topic
 
     init(name: String, maxRecordBytes: Int, maxBytes: Int, signal: AppendSignal) {
         self.signal = signal

@@ -7,9 +7,8 @@ extension MessageQueue {
     public func publish(topic name: String, records: [QueueRecord]) async throws(QueueError) -> [RecordPosition] {
         guard !records.isEmpty else { return [] }
         let appender = try topic(named: name)
-        let partitions = topics().first { $0.name == name }?.partitions.count ?? 1
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
-        if partitions == 1 {
+        if appender.partitionCount == 1 {
             let arena = RecordArena(records)
             defer { arena.release() }
             let last = try await appender.appendAsync(UnsafeBufferPointer(start: arena.records, count: records.count), defaultEventTimeNs: now)

@@ -25,6 +25,7 @@ public protocol MessageQueue: AnyObject, Sendable {
 /// Appends to one topic. Held by the host API per instance so the hot path skips name lookups.
 public protocol TopicAppender: AnyObject, Sendable {
     var name: String { get }
+    var partitionCount: Int { get }
     /// Appends `records` (buffers borrowed for the call), routing each to a partition by its key;
     /// all or nothing per partition. Returns where the last record went. When the write buffers are
     /// full, waits for the disk — or, with `nonBlocking`, throws `.full` at once.

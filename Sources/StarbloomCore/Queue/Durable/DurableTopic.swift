@@ -11,6 +11,7 @@ final class DurableTopic: TopicAppender, Sendable {
     let partitions: [PartitionLog]
     private let rotation = Atomic<Int>(0)
     private let signal: AppendSignal
+    var partitionCount: Int { partitions.count }
 
     init(name: String, directory: String, settings: TopicSettings, signal: AppendSignal) throws(QueueError) {
         self.signal = signal
