@@ -300,6 +300,9 @@ struct TimeSeriesTests {
             ("[storage]\ncache = 5\n", "storage: unknown key 'cache'"),
             ("[storage]\nrollup_seconds = [60, 0]\n", "storage.rollup_seconds must list resolutions"),
             ("[storage]\nrollup_seconds = \"1m\"\n", "storage.rollup_seconds must be a list of integers"),
+            ("[admin]\nauth = \"maybe\"\n", "admin.auth must be \"keys\" or \"none\""),
+            ("[admin]\nmax_connections = 0\n", "admin.max_connections must be 1-100000"),
+            ("[admin]\nmax_header_bytes = 10\n", "admin.max_header_bytes must be 1024-1048576"),
             ("[[instances]]\nname = \"a\"\nplugin = \"p\"\npublish = \"sometimes\"\n", "publish must be block or fail-when-full"),
         ] {
             do {
