@@ -1,5 +1,5 @@
-/// Storage the plugin host needs. The SQLite-backed stores (issue 4) implement these same protocols;
-/// until then the in-memory types beside this file stand in.
+/// Storage the plugin host needs. `serve` uses the SQLite-backed stores (`SQLite/`, `TimeSeries/`);
+/// the in-memory types beside this file serve tests and benchmarks that measure the host without a disk.
 
 public struct StoreError: Error, Sendable, CustomStringConvertible {
     public enum Code: Sendable { case notFound, conflict, tooLarge, invalid }
