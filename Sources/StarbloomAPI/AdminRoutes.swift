@@ -13,6 +13,7 @@ public enum AdminRoutes {
             router.add(middleware: AuthMiddleware(keys: keys, limiter: limiter))
             KeyRoutes.add(to: router, keys: keys)
         }
+        PipelineRoutes.add(to: router, host: host)
 
         router.get("/openapi.json") { _, _ -> Response in
             var headers = HTTPFields()

@@ -59,6 +59,45 @@ if arguments.count == 4, arguments[1] == "series-write" {
     }
     exit(0)
 }
+// starbloom-queue-tool pipeline-run DIR TOTAL: runs the `PipelineWorkload` pipeline on the data
+// directory DIR while publishing workload events TOTAL times in all (resuming after what the input
+// topic already holds), printing "ack N" after each acknowledged batch; once the pipeline has
+// checkpointed past the last event it stops cleanly and prints "done" (for the pipeline crash test).
+if arguments.count == 4, arguments[1] == "pipeline-run" {
+    guard let total = Int(arguments[3]), total > 0 else { fail("TOTAL must be a positive integer") }
+    let directory = arguments[2]
+    let input = "crash.events"
+    do {
+        let queue = try DurableQueue(directory: "\(directory)/queue", defaults: TopicSettings())
+        let state = try SQLiteStateStore(path: "\(directory)/state.db")
+        let configuration = try HostConfiguration.parse(PipelineWorkload.definitionTOML(input: input, output: "crash.out"))
+        let manager = PipelineManager(queue: queue, state: state, series: nil, keyValues: state, logger: { message in
+            FileHandle.standardError.write(Data("\(message)\n".utf8))
+        })
+        try manager.start(configured: configuration.pipelines)
+        var next = Int(queue.topics().first { $0.name == input }?.nextOffset ?? 0)
+        while next < total {
+            let records = (next..<min(next + 20, total)).map { index -> QueueRecord in
+                let event = PipelineWorkload.event(index)
+                return QueueRecord(topic: input, offset: 0, key: [], payload: event.payload,
+                                   headers: event.isRevert ? [.init(name: PipelineHeaders.revert, value: [0x31])] : [], eventTimeNs: 1)
+            }
+            _ = try await queue.publish(topic: input, records: records)
+            next += records.count
+            FileHandle.standardOutput.write(Data("ack \(next)\n".utf8))
+            usleep(1_000)
+        }
+        while manager.pipeline(named: "transfers")?.status.offsets.first(where: { $0.topic == input })?.nextOffset != UInt64(total) {
+            usleep(5_000)
+        }
+        manager.stopAll()
+        queue.close()
+        FileHandle.standardOutput.write(Data("done\n".utf8))
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 guard arguments.count == 8, arguments[1] == "publish" else {
     fail("usage: starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH")
 }

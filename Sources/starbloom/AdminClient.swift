@@ -13,7 +13,7 @@ struct AdminClient {
         var description: String { message }
     }
 
-    func request(_ method: String, _ path: String, body: (any Encodable)? = nil) async throws -> Data {
+    func request(_ method: String, _ path: String, body: (any Encodable)? = nil, rawJSON: Data? = nil) async throws -> Data {
         guard let url = URL(string: baseURL + path) else { throw Failure(message: "invalid admin URL '\(baseURL + path)'") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -21,6 +21,9 @@ struct AdminClient {
         if let apiKey { request.setValue("Bearer \(apiKey)", forHTTPHeaderField: "Authorization") }
         if let body {
             request.httpBody = try JSONEncoder().encode(body)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        } else if let rawJSON {
+            request.httpBody = rawJSON
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         }
         let (data, response): (Data, URLResponse)

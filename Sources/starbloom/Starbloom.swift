@@ -7,7 +7,7 @@ struct Starbloom: AsyncParsableCommand {
         commandName: "starbloom",
         abstract: "Self-hosted data platform for web3: plugin host, queue, storage and APIs.",
         version: StarbloomVersion.string,
-        subcommands: [Serve.self, Plugins.self, Keys.self, Version.self],
+        subcommands: [Serve.self, Plugins.self, Pipelines.self, Keys.self, Version.self],
         defaultSubcommand: nil)
 }
 

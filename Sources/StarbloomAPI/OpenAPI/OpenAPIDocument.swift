@@ -10,7 +10,8 @@ enum OpenAPIDocument {
         guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
               let paths = object["paths"] as? [String: [String: Any]] else { return [] }
         return paths.map { path, operations in
-            (path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) }, operations.keys.map { $0.uppercased() }.sorted())
+            (path.split(separator: "/").map { $0.hasPrefix("{") ? nil : String($0) },
+             operations.keys.map { $0.uppercased() }.filter { ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"].contains($0) }.sorted())
         }
     }()
 
@@ -1972,6 +1973,280 @@ enum OpenAPIDocument {
      }
     ]
    }
+  },
+  "/v1/pipelines": {
+   "get": {
+    "summary": "Pipelines with their definitions and status (admin)",
+    "operationId": "listPipelines",
+    "responses": {
+     "200": {
+      "description": "pipelines",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "pipelines"
+         ],
+         "properties": {
+          "pipelines": {
+           "type": "array",
+           "items": {
+            "$ref": "#/components/schemas/Pipeline"
+           }
+          }
+         }
+        }
+       }
+      }
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "405": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem"
+     }
+    },
+    "security": [
+     {
+      "apiKey": []
+     }
+    ]
+   }
+  },
+  "/v1/pipelines/validate": {
+   "post": {
+    "summary": "Check a pipeline definition without applying it (admin)",
+    "operationId": "validatePipeline",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PipelineDefinition"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "valid",
+      "content": {
+       "application/json": {
+        "schema": {
+         "type": "object",
+         "required": [
+          "valid",
+          "name",
+          "steps",
+          "outputs"
+         ],
+         "properties": {
+          "valid": {
+           "type": "boolean"
+          },
+          "name": {
+           "type": "string"
+          },
+          "steps": {
+           "type": "integer"
+          },
+          "outputs": {
+           "type": "integer"
+          }
+         }
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "413": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "422": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "405": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem"
+     }
+    },
+    "security": [
+     {
+      "apiKey": []
+     }
+    ]
+   }
+  },
+  "/v1/pipelines/{name}": {
+   "parameters": [
+    {
+     "name": "name",
+     "in": "path",
+     "required": true,
+     "schema": {
+      "type": "string"
+     }
+    }
+   ],
+   "get": {
+    "summary": "One pipeline (admin)",
+    "operationId": "getPipeline",
+    "responses": {
+     "200": {
+      "description": "the pipeline",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Pipeline"
+        }
+       }
+      }
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "405": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem"
+     }
+    },
+    "security": [
+     {
+      "apiKey": []
+     }
+    ]
+   },
+   "put": {
+    "summary": "Create or replace a pipeline; it starts at once (admin)",
+    "operationId": "putPipeline",
+    "requestBody": {
+     "required": true,
+     "content": {
+      "application/json": {
+       "schema": {
+        "$ref": "#/components/schemas/PipelineDefinition"
+       }
+      }
+     }
+    },
+    "responses": {
+     "200": {
+      "description": "replaced",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Pipeline"
+        }
+       }
+      }
+     },
+     "201": {
+      "description": "created",
+      "content": {
+       "application/json": {
+        "schema": {
+         "$ref": "#/components/schemas/Pipeline"
+        }
+       }
+      }
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "413": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "422": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "405": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem"
+     }
+    },
+    "security": [
+     {
+      "apiKey": []
+     }
+    ]
+   },
+   "delete": {
+    "summary": "Stop a pipeline and forget its definition, state and offsets (admin)",
+    "operationId": "deletePipeline",
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "405": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "503": {
+      "$ref": "#/components/responses/Problem"
+     }
+    },
+    "security": [
+     {
+      "apiKey": []
+     }
+    ]
+   }
   }
  },
  "components": {
@@ -2693,6 +2968,165 @@ enum OpenAPIDocument {
        "integer",
        "null"
       ]
+     }
+    }
+   },
+   "PipelineDefinition": {
+    "type": "object",
+    "description": "The same keys as a [[pipelines]] table of starbloom.toml (see docs/PIPELINES.md). Unknown keys are refused.",
+    "required": [
+     "inputs",
+     "outputs"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "inputs": {
+      "type": "array",
+      "items": {
+       "type": "string"
+      }
+     },
+     "steps": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "type"
+       ],
+       "properties": {
+        "type": {
+         "type": "string",
+         "enum": [
+          "filter",
+          "map",
+          "enrich",
+          "dedupe",
+          "window"
+         ]
+        }
+       }
+      }
+     },
+     "outputs": {
+      "type": "array",
+      "items": {
+       "type": "object"
+      }
+     },
+     "dead_letter_topic": {
+      "type": "string"
+     },
+     "batch_size": {
+      "type": "integer"
+     },
+     "checkpoint_interval_ms": {
+      "type": "integer"
+     },
+     "start": {
+      "type": "string",
+      "enum": [
+       "earliest",
+       "latest"
+      ]
+     }
+    }
+   },
+   "PipelineStatus": {
+    "type": "object",
+    "required": [
+     "state",
+     "processed",
+     "emitted",
+     "dead_lettered",
+     "late",
+     "checkpoints",
+     "restarts",
+     "offsets"
+    ],
+    "properties": {
+     "state": {
+      "type": "string",
+      "enum": [
+       "starting",
+       "running",
+       "failed",
+       "stopped"
+      ]
+     },
+     "last_error": {
+      "type": "string"
+     },
+     "processed": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "emitted": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "dead_lettered": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "late": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "checkpoints": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "restarts": {
+      "type": "integer",
+      "minimum": 0
+     },
+     "last_checkpoint_ms": {
+      "type": "integer"
+     },
+     "offsets": {
+      "type": "array",
+      "items": {
+       "type": "object",
+       "required": [
+        "topic",
+        "partition",
+        "next_offset"
+       ],
+       "properties": {
+        "topic": {
+         "type": "string"
+        },
+        "partition": {
+         "type": "integer",
+         "minimum": 0
+        },
+        "next_offset": {
+         "type": "integer",
+         "minimum": 0
+        }
+       }
+      }
+     }
+    }
+   },
+   "Pipeline": {
+    "type": "object",
+    "required": [
+     "name",
+     "definition",
+     "status"
+    ],
+    "properties": {
+     "name": {
+      "type": "string"
+     },
+     "definition": {
+      "type": "object"
+     },
+     "status": {
+      "$ref": "#/components/schemas/PipelineStatus"
      }
     }
    }

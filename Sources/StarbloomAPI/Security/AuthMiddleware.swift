@@ -12,7 +12,7 @@ struct AuthMiddleware<Context: AuthenticatedContext>: RouterMiddleware {
 
     static func requiredRole(_ method: HTTPRequest.Method, _ path: String) -> APIRole? {
         if path == "/healthz" || path == "/readyz" || path == "/openapi.json" { return nil }
-        for prefix in ["/v1/plugins", "/v1/instances", "/v1/keys"] where path == prefix || path.hasPrefix(prefix + "/") {
+        for prefix in ["/v1/plugins", "/v1/instances", "/v1/keys", "/v1/pipelines"] where path == prefix || path.hasPrefix(prefix + "/") {
             return .admin
         }
         return method == .get || method == .head ? .reader : .writer

@@ -130,6 +130,21 @@ extension HostConfiguration {
                 configuration.instances.append(spec)
             }
         }
+        if let pipelines = try reader.tableArray("pipelines") {
+            var names = Set<String>()
+            for (index, table) in pipelines.enumerated() {
+                let definition: PipelineDefinition
+                do throws(PipelineConfigError) {
+                    definition = try PipelineDefinition.parse(table)
+                } catch {
+                    throw ConfigFileError(file: file, message: "pipelines[\(index)]: \(error)")
+                }
+                guard names.insert(definition.name).inserted else {
+                    throw ConfigFileError(file: file, message: "pipelines[\(index)]: pipeline name '\(definition.name)' is used twice")
+                }
+                configuration.pipelines.append(definition)
+            }
+        }
         try reader.rejectUnknown()
         return configuration
     }

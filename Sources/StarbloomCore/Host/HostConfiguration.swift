@@ -23,6 +23,8 @@ public struct HostConfiguration: Sendable {
     /// Unchanged files (same size and modification time) are not read again.
     public var rescanInterval: Double? = 2.0
     public var instances: [InstanceSpec] = []
+    /// `[[pipelines]]`: started after the instances (see `PipelineManager`).
+    public var pipelines: [PipelineDefinition] = []
     /// Time-series retention (`[[series_retention]]`), applied every minute; first match wins.
     public var seriesRetention: [SQLiteTimeSeriesStore.RetentionPolicy] = []
     /// Time-series rollup resolutions in nanoseconds (`[storage] rollup_seconds`; default 1 min, 1 h).

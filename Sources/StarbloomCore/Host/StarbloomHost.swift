@@ -11,6 +11,8 @@ public final class StarbloomHost: @unchecked Sendable {
     public let configuration: HostConfiguration
     public let services: HostServices
     public let catalog: PluginCatalog
+    /// Pipelines run only on the SQLite stores (their checkpoints live in state.db).
+    public let pipelines: PipelineManager?
     public let startedAt = Date()
     private let lock = NSLock()
     private var instances: [String: PluginInstance] = [:]
@@ -29,6 +31,13 @@ public final class StarbloomHost: @unchecked Sendable {
         catalog = PluginCatalog(
             loader: PluginLoader(cacheDirectory: "\(configuration.dataDirectory)/plugin-cache"),
             directories: directories, logger: services.logger)
+        if let state = services.keyValue as? SQLiteStateStore {
+            let logger = services.logger
+            pipelines = PipelineManager(queue: services.queue, state: state, series: services.timeSeries as? SQLiteTimeSeriesStore,
+                                        keyValues: state, logger: { logger.warning("\($0)") })
+        } else {
+            pipelines = nil
+        }
         services.metrics.addCollector { [weak self] in self?.renderStateMetrics() ?? "" }
     }
 
@@ -42,6 +51,11 @@ public final class StarbloomHost: @unchecked Sendable {
         catalog.rescan()
         for spec in configuration.instances {
             try register(spec)
+        }
+        do throws(StoreError) {
+            try pipelines?.start(configured: configuration.pipelines)
+        } catch {
+            services.logger.error("pipelines not started: \(error)")
         }
         startHealthChecks()
     }
@@ -57,6 +71,7 @@ public final class StarbloomHost: @unchecked Sendable {
             DispatchQueue.global().async(group: group) { instance.shutdown() }
         }
         group.wait()
+        pipelines?.stopAll() // after the instances, so that what they published last is processed and checkpointed
         // Only now: instances may publish until they stop. Writes what is buffered, syncs, stops the
         // queue's threads.
         (services.queue as? DurableQueue)?.close()

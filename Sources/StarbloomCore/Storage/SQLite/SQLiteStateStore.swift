@@ -36,6 +36,13 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
                                    topics TEXT NOT NULL, rate_per_s REAL NOT NULL, burst INTEGER NOT NULL,
                                    created_at INTEGER NOT NULL, revoked_at INTEGER) WITHOUT ROWID;
             """),
+        // Pipelines (`PipelineStore`): definitions made over the API, checkpoints (state and input
+        // offsets), and the outbox of outputs committed with them but not yet delivered.
+        .init(version: 3, sql: """
+            CREATE TABLE pipeline_definitions (name TEXT PRIMARY KEY, definition TEXT NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE pipeline_checkpoints (name TEXT PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE pipeline_outbox (name TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (name, seq)) WITHOUT ROWID;
+            """),
     ]
 
     public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
@@ -66,7 +73,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     /// Runs a write transaction, mapping SQLite failures to `StoreError`. `body` gets a version
     /// allocator; versions it takes are kept only if the transaction commits.
-    private func write<T>(_ body: (SQLiteConnection, () -> UInt64) throws -> T) throws(StoreError) -> T {
+    func write<T>(_ body: (SQLiteConnection, () -> UInt64) throws -> T) throws(StoreError) -> T {
         do {
             return try database.write { connection in
                 var next = nextVersion
@@ -105,7 +112,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         return VersionedValue(value: statement.blob(0), version: UInt64(statement.int64(1)))
     }
 
-    private func store(_ connection: SQLiteConnection, _ namespace: String, _ key: [UInt8], _ value: [UInt8],
+    func store(_ connection: SQLiteConnection, _ namespace: String, _ key: [UInt8], _ value: [UInt8],
                        version: UInt64, ttlMs: Int64?) throws {
         let statement = try connection.statement(slot: 0, """
             INSERT INTO kv (namespace, key, value, version, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -146,7 +153,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
     }
 
     /// After a committed write: the key's new entry (nil when deleted or when it has a TTL).
-    private func wrote(_ namespace: String, _ key: [UInt8], _ value: VersionedValue?) {
+    func wrote(_ namespace: String, _ key: [UInt8], _ value: VersionedValue?) {
         cache.written(CacheKey(namespace: namespace, key: key), value)
     }
 

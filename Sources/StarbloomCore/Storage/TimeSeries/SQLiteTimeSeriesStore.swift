@@ -58,6 +58,10 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
             DROP TABLE chunks;
             ALTER TABLE chunks_by_series RENAME TO chunks;
             """),
+        // Idempotent writes (`write(_:mark:)`): the last sequence number each writer applied.
+        .init(version: 4, sql: """
+            CREATE TABLE write_marks (owner TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
+            """),
     ]
 
     /// Opens (creating if needed). A resolution not kept before is built from the raw chunks now; one
@@ -147,6 +151,28 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
         if let failed = failures.last(where: { $0.tickets.contains(ticket) }) { throw failed.error }
     }
 
+    /// Writes points at most once per (owner, sequence): in the transaction that stores them, the
+    /// owner's mark is raised to `sequence`; if it already was at or past it, nothing is written and
+    /// this returns false. Pipelines use it to re-apply outputs after a crash without doubling them.
+    /// Not group-committed (callers write large batches rarely).
+    @discardableResult
+    public func write(_ points: [TimeSeriesPoint], owner: String, sequence: UInt64) throws(StoreError) -> Bool {
+        let batches = try Self.group(points)
+        condition.lock()
+        defer { condition.unlock() }
+        while committing { condition.wait() }
+        committing = true
+        condition.unlock()
+        let outcome = commit(batches, mark: (owner, sequence))
+        condition.lock()
+        committing = false
+        condition.broadcast()
+        switch outcome {
+        case .failure(let error): throw error
+        case .success(let applied): return applied
+        }
+    }
+
     /// Splits a write by series, validating each series once and every point's value and time.
     static func group(_ points: [TimeSeriesPoint]) throws(StoreError) -> [SeriesBatch] {
         var positions: [SeriesIdentity: Int] = [:]
@@ -169,6 +195,13 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
 
     /// Inserts one chunk per series and updates its rollups, in one transaction. Returns the error, if any.
     private func commit(_ batches: [SeriesBatch]) -> StoreError? {
+        if case .failure(let error) = commit(batches, mark: nil) { return error }
+        return nil
+    }
+
+    /// Commits `batches`, first checking and raising `mark` if given; `.success(false)` when the
+    /// mark shows this write was applied before.
+    private func commit(_ batches: [SeriesBatch], mark: (owner: String, sequence: UInt64)?) -> Result<Bool, StoreError> {
         var merged: [SeriesIdentity: Int] = [:]
         var series: [SeriesBatch] = []
         for batch in batches {
@@ -180,7 +213,18 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
             }
         }
         do {
-            try database.write { connection in
+            return .success(try database.write { connection -> Bool in
+                if let mark {
+                    let find = try connection.statement("SELECT seq FROM write_marks WHERE owner = ?1")
+                    try find.bind(1, mark.owner)
+                    if try find.step(), UInt64(bitPattern: find.int64(0)) >= mark.sequence { return false }
+                    let raise = try connection.statement("""
+                        INSERT INTO write_marks (owner, seq) VALUES (?1, ?2) ON CONFLICT (owner) DO UPDATE SET seq = excluded.seq
+                        """)
+                    try raise.bind(1, mark.owner)
+                    try raise.bind(2, Int64(bitPattern: mark.sequence))
+                    try raise.run()
+                }
                 for var batch in series {
                     let id = try seriesID(connection, batch.identity)
                     batch.sortByTime()
@@ -198,11 +242,11 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
                         try addRollups(connection, seriesID: id, resolution: resolution, batch.timestamps, batch.values)
                     }
                 }
-            }
-            return nil
+                return true
+            })
         } catch {
             seriesIDs.removeAll() // ids created in a rolled-back transaction are gone
-            return StoreError(code: .invalid, message: "time-series write failed: \(error)")
+            return .failure(StoreError(code: .invalid, message: "time-series write failed: \(error)"))
         }
     }
 

@@ -1,0 +1,415 @@
+import Foundation
+import Synchronization
+
+/// Runs one pipeline on its own thread: reads its inputs, passes each record through the steps,
+/// and checkpoints.
+///
+/// Exactly-once outputs: every `checkpoint_interval_ms` (or sooner when idle or when 10,000 outputs
+/// wait) one SQLite transaction stores the steps' state, the input offsets reached and every output
+/// produced since the last checkpoint (the outbox); key-value outputs are written in that same
+/// transaction. Only then are the outbox's records published (each carrying the pipeline's name and
+/// its sequence number in headers) and its time-series points written (under a write mark). After a
+/// crash the runner loads the checkpoint, publishes the outbox records not found in their topics, and
+/// re-applies the points (the mark makes that a no-op if they were written) — so nothing is lost and
+/// nothing is counted twice, and with one input partition the outputs are exactly those of an
+/// uninterrupted run.
+public final class PipelineRunner: @unchecked Sendable {
+    public let definition: PipelineDefinition
+    private let queue: any MessageQueue
+    private let store: PipelineStore
+    private let series: SQLiteTimeSeriesStore?
+    private let keyValues: any KeyValueStore
+    private let logger: @Sendable (String) -> Void
+
+    private let stopRequested = Atomic<Bool>(false)
+    private let finished = DispatchSemaphore(value: 0)
+    private let statusLock = Mutex(PipelineStatus())
+
+    // Touched only by the pipeline's thread.
+    private var steps: [any PipelineStep] = []
+    private var checkpoint = PipelineCheckpoint()
+    private var outbox: [(sequence: UInt64, entry: OutboxEntry)] = []
+    private var pendingPoints: [TimeSeriesPoint] = []
+    private var pendingKeyValues: [PipelineStore.KeyValueWrite] = []
+    private var delivered: UInt64?
+    private var dirty = false
+    private var outputIndex = PayloadIndex()
+    private var ownTopics: Set<String> = []
+
+    init(definition: PipelineDefinition, queue: any MessageQueue, store: PipelineStore, series: SQLiteTimeSeriesStore?,
+         keyValues: any KeyValueStore, logger: @escaping @Sendable (String) -> Void) {
+        self.definition = definition
+        self.queue = queue
+        self.store = store
+        self.series = series
+        self.keyValues = keyValues
+        self.logger = logger
+        var own: Set<String> = [definition.deadLetterTopic]
+        for output in definition.outputs { if case .topic(let name) = output { own.insert(name) } }
+        for step in definition.steps { if case .window(let window) = step { own.insert(window.lateTopic) } }
+        ownTopics = own
+    }
+
+    public var status: PipelineStatus { statusLock.withLock { $0 } }
+
+    public func start() {
+        statusLock.withLock { $0.state = "starting" }
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "pipeline \(definition.name)"
+        thread.start()
+    }
+
+    /// Asks the thread to stop after the record in hand and waits for it (it checkpoints first).
+    public func stop() {
+        stopRequested.store(true, ordering: .releasing)
+        finished.wait()
+    }
+
+    private var stopping: Bool { stopRequested.load(ordering: .acquiring) }
+
+    // MARK: Loop
+
+    private func run() {
+        var backoff = 0.5
+        while !stopping {
+            do {
+                try recover()
+                statusLock.withLock { $0.state = "running"; $0.lastError = nil }
+                backoff = 0.5
+                try loop()
+                try commitCheckpoint() // stopping: keep what was processed
+            } catch {
+                let message = "\(error)"
+                logger("pipeline '\(definition.name)': \(message); restarting from its last checkpoint in \(backoff) s")
+                statusLock.withLock { $0.state = "failed"; $0.lastError = message; $0.restarts += 1 }
+                var waited = 0.0
+                while waited < backoff && !stopping {
+                    Thread.sleep(forTimeInterval: 0.05)
+                    waited += 0.05
+                }
+                backoff = min(backoff * 2, 30)
+            }
+        }
+        statusLock.withLock { $0.state = "stopped" }
+    }
+
+    private func loop() throws {
+        var lastCheckpoint = ContinuousClock.now
+        let interval = Duration.milliseconds(definition.checkpointIntervalMs)
+        var idleWait = 1
+        while !stopping {
+            let seen = queue.appendSignal.version
+            let records = try readInputs()
+            for record in records { try handle(record) }
+            let now = ContinuousClock.now
+            if dirty && (records.isEmpty || now - lastCheckpoint >= interval || outbox.count + pendingPoints.count >= 10_000) {
+                try commitCheckpoint()
+                lastCheckpoint = now
+            }
+            if records.isEmpty {
+                // Idle: sleep until something is appended (polled; at most 50 ms late).
+                var slept = 0
+                while !stopping && queue.appendSignal.version == seen && slept < idleWait {
+                    Thread.sleep(forTimeInterval: 0.001)
+                    slept += 1
+                }
+                idleWait = min(idleWait * 2, 50)
+            } else {
+                idleWait = 1
+            }
+        }
+    }
+
+    /// Up to `batch_size` records from the inputs, in a fixed order (topics by name, partitions in
+    /// order), advancing the in-memory offsets.
+    private func readInputs() throws(QueueError) -> [QueueRecord] {
+        var records: [QueueRecord] = []
+        let topics = queue.topics()
+            .filter { topic in !ownTopics.contains(topic.name) && definition.inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) } }
+            .sorted { $0.name < $1.name }
+        for topic in topics {
+            for partition in topic.partitions {
+                let position = PipelineCheckpoint.Position(topic: topic.name, partition: partition.partition)
+                var offset = checkpoint.offsets[position] ?? (definition.startAtLatest ? partition.nextOffset : 0)
+                if checkpoint.offsets[position] == nil {
+                    checkpoint.offsets[position] = offset
+                    dirty = true
+                }
+                offset = max(offset, partition.firstOffset)
+                guard offset < partition.nextOffset, records.count < definition.batchSize else { continue }
+                let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: definition.batchSize - records.count)
+                guard let last = page.last else { continue }
+                checkpoint.offsets[position] = last.offset + 1
+                records.append(contentsOf: page)
+                dirty = true
+            }
+        }
+        return records
+    }
+
+    // MARK: Processing
+
+    private func handle(_ record: QueueRecord) throws {
+        var events = [PipelineEvent(record)]
+        for (index, step) in steps.enumerated() {
+            var output = StepOutput()
+            for event in events {
+                do throws(StepFailure) {
+                    try step.process(event, into: &output)
+                } catch {
+                    let reason = "step \(index) (\(definition.steps[index].kind)): \(error.message)"
+                    output.side.append(SideRecord(topic: definition.deadLetterTopic, event: event, reason: reason))
+                    statusLock.withLock { $0.deadLettered += 1 }
+                }
+            }
+            for side in output.side {
+                var headers = side.event.headers
+                headers.append(QueueRecord.Header(name: PipelineHeaders.error, value: Array(side.reason.utf8)))
+                headers.append(QueueRecord.Header(name: "starbloom-source", value: Array("\(record.topic)/\(record.partition)/\(record.offset)".utf8)))
+                if side.topic != definition.deadLetterTopic { statusLock.withLock { $0.late += 1 } }
+                append(.record(topic: side.topic, key: side.event.key, payload: side.event.payload, headers: headers, eventTimeNs: side.event.eventTimeNs))
+            }
+            events = output.events
+            if events.isEmpty { break }
+        }
+        for event in events { try emit(event, source: record) }
+        statusLock.withLock { $0.processed += 1 }
+    }
+
+    private func append(_ entry: OutboxEntry) {
+        outbox.append((checkpoint.nextSequence, entry))
+        checkpoint.nextSequence += 1
+        dirty = true
+    }
+
+    /// Sends one result to every output.
+    private func emit(_ event: PipelineEvent, source: QueueRecord) throws {
+        statusLock.withLock { $0.emitted += 1 }
+        for output in definition.outputs {
+            switch output {
+            case .topic(let name):
+                var headers = event.headers
+                if event.isRevert, !headers.contains(where: { $0.name == PipelineHeaders.revert }) {
+                    headers.append(QueueRecord.Header(name: PipelineHeaders.revert, value: [0x31]))
+                }
+                append(.record(topic: name, key: event.key, payload: event.payload, headers: headers, eventTimeNs: event.eventTimeNs))
+            case .series(let metric, let values, let tags, _):
+                do throws(StepFailure) {
+                    try outputIndex.load(event)
+                    var tagValues: [String: String] = [:]
+                    for tag in tags {
+                        let value = try outputIndex.value(try Self.path(tag), of: event)
+                        if case .string(let text) = value { tagValues[tag] = text.hasPrefix("0x") ? text.lowercased() : text }
+                        else if value != .missing { tagValues[tag] = String(decoding: value.json, as: UTF8.self) }
+                    }
+                    let previous = event.header(PipelineHeaders.previousResult)
+                    for field in values {
+                        guard var number = try Self.number(try outputIndex.value(try Self.path(field), of: event)) else { continue }
+                        if let previous, let before = try Self.number(Self.value(field, in: previous)) { number -= before }
+                        if event.isRevert { number = -number }
+                        pendingPoints.append(TimeSeriesPoint(metric: "\(metric).\(field)", tags: tagValues, timestampNs: event.eventTimeNs, value: number))
+                    }
+                    dirty = true
+                } catch {
+                    append(.record(topic: definition.deadLetterTopic, key: event.key, payload: event.payload,
+                                   headers: event.headers + [QueueRecord.Header(name: PipelineHeaders.error, value: Array("series output \(metric): \(error.message)".utf8))],
+                                   eventTimeNs: event.eventTimeNs))
+                }
+            case .keyValue(let namespace, let key):
+                guard !event.isRevert else { continue } // a key-value output holds the latest result; reverts arrive as corrections
+                do throws(StepFailure) {
+                    try outputIndex.load(event)
+                    let keyBytes = try outputIndex.value(key, of: event).keyBytes
+                    guard !keyBytes.isEmpty, keyBytes.count <= StoreLimits.maxKeyBytes else {
+                        throw StepFailure("key \(key.text) is empty or longer than \(StoreLimits.maxKeyBytes) bytes")
+                    }
+                    pendingKeyValues.append(.init(namespace: namespace, key: keyBytes, value: event.payload))
+                    dirty = true
+                } catch {
+                    append(.record(topic: definition.deadLetterTopic, key: event.key, payload: event.payload,
+                                   headers: event.headers + [QueueRecord.Header(name: PipelineHeaders.error, value: Array("kv output \(namespace): \(error.message)".utf8))],
+                                   eventTimeNs: event.eventTimeNs))
+                }
+            }
+        }
+    }
+
+    private static func path(_ field: String) throws(StepFailure) -> Expression {
+        do throws(ExpressionError) { return try Expression.parse(field) } catch { throw StepFailure("field \(field): \(error)") }
+    }
+
+    private static func value(_ field: String, in payload: [UInt8]) throws(StepFailure) -> ExpressionValue {
+        var index = PayloadIndex()
+        let event = PipelineEvent(key: [], payload: payload, headers: [], eventTimeNs: 0, isRevert: false)
+        try index.load(event)
+        return try index.value(try path(field), of: event)
+    }
+
+    /// A field as a Double for the time-series store (digit strings included; exact sums are rounded here).
+    private static func number(_ value: ExpressionValue) throws(StepFailure) -> Double? {
+        guard let number = try AggregateNumber.from(value, aggregate: "series value") else { return nil }
+        return number.doubleValue
+    }
+
+    // MARK: Checkpoints
+
+    private func commitCheckpoint() throws {
+        guard dirty else { return }
+        if !pendingPoints.isEmpty {
+            append(.series(pendingPoints))
+            pendingPoints = []
+        }
+        // Where each output topic ends now: after a crash, outputs of this checkpoint are looked for from here.
+        var scanStarts: [PipelineCheckpoint.Position: UInt64] = [:]
+        let targets = Set(outbox.compactMap { entry -> String? in if case .record(let topic, _, _, _, _) = entry.entry { return topic } else { return nil } })
+        for topic in queue.topics() where targets.contains(topic.name) {
+            for partition in topic.partitions {
+                scanStarts[.init(topic: topic.name, partition: partition.partition)] = partition.nextOffset
+            }
+        }
+        checkpoint.scanStarts = scanStarts
+        checkpoint.stepStates = steps.map { step in
+            var writer = StateWriter()
+            step.saveState(into: &writer)
+            return writer.bytes
+        }
+        try store.commit(name: definition.name, checkpoint: checkpoint.encoded(), outbox: outbox.map { ($0.sequence, $0.entry.encoded()) },
+                         keyValues: pendingKeyValues, delivered: delivered)
+        pendingKeyValues = []
+        dirty = false
+        let entries = outbox
+        outbox = []
+        try deliver(entries, alreadyPublished: [])
+        if let last = entries.last?.sequence { delivered = last }
+        statusLock.withLock {
+            $0.checkpoints += 1
+            $0.lastCheckpointMs = SQLiteStateStore.nowMs()
+            $0.offsets = checkpoint.offsets.map { .init(topic: $0.key.topic, partition: $0.key.partition, nextOffset: $0.value) }.sorted { ($0.topic, $0.partition) < ($1.topic, $1.partition) }
+        }
+    }
+
+    /// Publishes records (in order, consecutive ones to the same topic as one append) and applies
+    /// series points. `alreadyPublished` holds sequence numbers found in the topics after a crash.
+    private func deliver(_ entries: [(sequence: UInt64, entry: OutboxEntry)], alreadyPublished: Set<UInt64>) throws {
+        var run: [QueueRecord] = []
+        var runTopic = ""
+        func flush() throws {
+            guard !run.isEmpty else { return }
+            let appender = try queue.topic(named: runTopic)
+            let arena = RecordArena(run)
+            defer { arena.release() }
+            _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: run.count), defaultEventTimeNs: 0)
+            run = []
+        }
+        for (sequence, entry) in entries {
+            switch entry {
+            case .record(let topic, let key, let payload, let headers, let eventTimeNs):
+                if alreadyPublished.contains(sequence) { continue }
+                if topic != runTopic || run.count >= 1_024 { try flush(); runTopic = topic }
+                var stamped = headers
+                stamped.append(QueueRecord.Header(name: PipelineHeaders.pipeline, value: Array(definition.name.utf8)))
+                stamped.append(QueueRecord.Header(name: PipelineHeaders.sequence, value: Array(String(sequence).utf8)))
+                run.append(QueueRecord(topic: topic, offset: 0, key: key, payload: payload, headers: stamped, eventTimeNs: eventTimeNs))
+            case .series(let points):
+                try flush()
+                guard let series else { continue }
+                try series.write(points, owner: "pipeline/\(definition.name)", sequence: sequence)
+            }
+        }
+        try flush()
+    }
+
+    // MARK: Recovery
+
+    /// Rebuilds the steps, loads the last checkpoint and delivers what its outbox still holds.
+    private func recover() throws {
+        steps = definition.steps.map { step -> any PipelineStep in
+            switch step {
+            case .filter(let expression): FilterStep(expression)
+            case .map(let map): MapStep(map)
+            case .enrich(let enrich): EnrichStep(enrich, store: keyValues)
+            case .dedupe(let dedupe): DedupeStep(dedupe)
+            case .window(let window): WindowStep(window)
+            }
+        }
+        outbox = []
+        pendingPoints = []
+        pendingKeyValues = []
+        dirty = false
+        guard let bytes = try store.checkpoint(name: definition.name) else {
+            checkpoint = PipelineCheckpoint()
+            return
+        }
+        checkpoint = try PipelineCheckpoint.decode(bytes)
+        if checkpoint.stepStates.isEmpty && !steps.isEmpty {
+            // The steps changed (PipelineManager.apply): they start empty; offsets carry over.
+            checkpoint.stepStates = Array(repeating: [], count: steps.count)
+        } else if checkpoint.stepStates.count != steps.count {
+            throw StateDecodingError(message: "it holds \(checkpoint.stepStates.count) step states for \(steps.count) steps")
+        }
+        for (step, state) in zip(steps, checkpoint.stepStates) where !state.isEmpty {
+            var reader = StateReader(state)
+            try step.loadState(from: &reader)
+        }
+        var pending: [(sequence: UInt64, entry: OutboxEntry)] = []
+        for stored in try store.outbox(name: definition.name) { pending.append((stored.sequence, try OutboxEntry.decode(stored.entry))) }
+        guard let last = pending.last?.sequence else { return }
+        let targets = Set(pending.compactMap { entry -> String? in if case .record(let topic, _, _, _, _) = entry.entry { return topic } else { return nil } })
+        try deliver(pending, alreadyPublished: try publishedSequences(in: targets, from: checkpoint.scanStarts, from: pending.first!.sequence))
+        try store.deleteOutbox(name: definition.name, through: last)
+        delivered = nil
+        logger("pipeline '\(definition.name)': delivered \(pending.count) output(s) left undelivered by the last run")
+    }
+
+    /// Sequence numbers (at least `minimum`) of this pipeline's records published after `starts`.
+    /// A topic with no recorded start did not exist at the checkpoint: it is read from its beginning.
+    private func publishedSequences(in topics: Set<String>, from starts: [PipelineCheckpoint.Position: UInt64], from minimum: UInt64) throws(QueueError) -> Set<UInt64> {
+        var found = Set<UInt64>()
+        let name = Array(definition.name.utf8)
+        for topic in queue.topics() where topics.contains(topic.name) {
+            for partition in topic.partitions {
+                var offset = max(starts[.init(topic: topic.name, partition: partition.partition)] ?? 0, partition.firstOffset)
+                while offset < partition.nextOffset {
+                    let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: 1_000)
+                    guard let last = page.last else { break }
+                    for record in page where record.headers.contains(where: { $0.name == PipelineHeaders.pipeline && $0.value == name }) {
+                        if let text = record.headers.last(where: { $0.name == PipelineHeaders.sequence })?.value,
+                           let sequence = UInt64(String(decoding: text, as: UTF8.self)), sequence >= minimum {
+                            found.insert(sequence)
+                        }
+                    }
+                    offset = last.offset + 1
+                }
+            }
+        }
+        return found
+    }
+}
+
+/// What `GET /v1/pipelines` shows about a running pipeline.
+public struct PipelineStatus: Sendable, Codable, Equatable {
+    public struct Offset: Sendable, Codable, Equatable {
+        public var topic: String
+        public var partition: Int
+        public var nextOffset: UInt64
+        enum CodingKeys: String, CodingKey { case topic, partition, nextOffset = "next_offset" }
+    }
+    public var state = "stopped"
+    public var lastError: String?
+    public var processed: UInt64 = 0
+    public var emitted: UInt64 = 0
+    public var deadLettered: UInt64 = 0
+    public var late: UInt64 = 0
+    public var checkpoints: UInt64 = 0
+    public var restarts: UInt64 = 0
+    public var lastCheckpointMs: Int64?
+    public var offsets: [Offset] = []
+
+    enum CodingKeys: String, CodingKey {
+        case state, processed, emitted, late, checkpoints, restarts, offsets
+        case lastError = "last_error", deadLettered = "dead_lettered", lastCheckpointMs = "last_checkpoint_ms"
+    }
+}

@@ -1,0 +1,15 @@
+/// Passes the events for which the expression is true. Reverts pass or not exactly as the events they
+/// revert did (same payload), so a filtered-out event is never retracted downstream.
+final class FilterStep: PipelineStep {
+    private let expression: Expression
+    private var index = PayloadIndex()
+
+    init(_ expression: Expression) {
+        self.expression = expression
+    }
+
+    func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {
+        try index.load(event)
+        if try index.matches(expression, of: event) { output.events.append(event) }
+    }
+}

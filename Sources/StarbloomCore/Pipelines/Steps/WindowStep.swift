@@ -1,0 +1,390 @@
+/// Windowed aggregation in event time: tumbling, hopping and session windows, grouped by fields.
+///
+/// Time: each event's time comes from `time_field` (or the record's event time). The watermark is
+/// the largest event time seen minus `allowed_lateness`; a window closes — its result is emitted —
+/// as soon as the watermark reaches its end, checked after every event, so results never depend on
+/// how the input was cut into batches (a restart replays to exactly the same outputs).
+///
+/// Late events: an event whose window has already closed contributes nothing to it and is sent to
+/// the late topic (for hopping windows it still counts in those of its windows that are open).
+///
+/// Reverts: a revert event subtracts its contribution. From an open window that simply changes the
+/// result to come; a closed window is kept for `retain_closed` of event time after it closes, and a
+/// revert to it emits a correction — the whole new result with `revision` one higher. A revert to
+/// a window no longer kept goes to the late topic. Sessions are never split by a revert.
+final class WindowStep: PipelineStep {
+    struct WindowKey: Hashable {
+        var start: Int64
+        var group: [UInt8]
+    }
+
+    struct Window {
+        var end: Int64
+        /// Raw JSON of each group-by value, in the order of `group_by`.
+        var groupValues: [[UInt8]]
+        var aggregates: [AggregateState]
+        var revision: Int64 = 0
+    }
+
+    private let definition: PipelineDefinition.WindowDefinition
+    private let extractor: EventExtractor
+    private var maxEventTime = Int64.min
+    private var open: [WindowKey: Window] = [:]
+    /// Open windows by end time (tumbling/hopping), for closing in order without scanning.
+    private var openByEnd: [Int64: [WindowKey]] = [:]
+    private var openEnds = MinHeap()
+    /// Closed windows kept for corrections, and when each may be forgotten.
+    private var closed: [WindowKey: Window] = [:]
+    private var closedByExpiry: [Int64: [WindowKey]] = [:]
+    private var closedExpiries = MinHeap()
+    /// Open sessions per group, ordered by start; and the earliest time any of them closes.
+    private var sessions: [[UInt8]: [(start: Int64, last: Int64, window: Window)]] = [:]
+    private var nextSessionClose = Int64.max
+
+    init(_ definition: PipelineDefinition.WindowDefinition) {
+        self.definition = definition
+        self.extractor = EventExtractor(definition)
+    }
+
+    private var watermark: Int64 {
+        maxEventTime == .min ? .min : maxEventTime &- definition.allowedLatenessNs
+    }
+
+    func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {
+        let extracted = try extractor.extract(event)
+        let sign: Int64 = event.isRevert ? -1 : 1
+        let time = extracted.timeNs
+        switch definition.kind {
+        case .tumbling(let size):
+            let start = floorDivide(time, size) * size
+            apply(extracted, sign: sign, windows: [(start, start &+ size)], event: event, into: &output)
+        case .hopping(let size, let hop):
+            var windows: [(Int64, Int64)] = []
+            var start = floorDivide(time, hop) * hop
+            while start > time &- size {
+                windows.append((start, start &+ size))
+                start -= hop
+            }
+            apply(extracted, sign: sign, windows: windows.reversed(), event: event, into: &output)
+        case .session(let gap):
+            applySession(extracted, sign: sign, gap: gap, event: event, into: &output)
+        }
+        if !event.isRevert, time > maxEventTime { maxEventTime = time }
+        closeWindows(into: &output)
+    }
+
+    // MARK: Tumbling and hopping
+
+    private func apply(_ extracted: EventExtractor.Extracted, sign: Int64, windows: [(Int64, Int64)],
+                       event: PipelineEvent, into output: inout StepOutput) {
+        var closedCount = 0
+        for (start, end) in windows {
+            let key = WindowKey(start: start, group: extracted.groupKey)
+            if end > watermark {
+                if open[key] == nil {
+                    open[key] = Window(end: end, groupValues: extracted.groupValues, aggregates: definition.aggregates.map { AggregateState($0.function) })
+                    if openByEnd[end] == nil { openEnds.insert(end) }
+                    openByEnd[end, default: []].append(key)
+                }
+                add(extracted, sign: sign, to: &open[key]!)
+            } else if sign < 0, var window = closed[key] {
+                let before = result(key, window).payload
+                add(extracted, sign: sign, to: &window)
+                window.revision += 1
+                closed[key] = window
+                output.events.append(correction(key, window, previous: before))
+            } else {
+                closedCount += 1
+            }
+        }
+        if closedCount > 0 {
+            let reason = sign < 0
+                ? "revert for \(closedCount) window(s) no longer kept (closed more than retain_closed ago, or never opened)"
+                : "late: \(closedCount) of its window(s) already closed (event time \(extracted.timeNs) ns, watermark \(watermark) ns)"
+            output.side.append(SideRecord(topic: definition.lateTopic, event: event, reason: reason))
+        }
+    }
+
+    private func add(_ extracted: EventExtractor.Extracted, sign: Int64, to window: inout Window) {
+        for index in window.aggregates.indices {
+            window.aggregates[index].add(extracted.inputs[index], sign: sign)
+        }
+    }
+
+    // MARK: Sessions
+
+    private func applySession(_ extracted: EventExtractor.Extracted, sign: Int64, gap: Int64,
+                              event: PipelineEvent, into output: inout StepOutput) {
+        let time = extracted.timeNs
+        var groupSessions = sessions[extracted.groupKey] ?? []
+        defer { sessions[extracted.groupKey] = groupSessions.isEmpty ? nil : groupSessions }
+        if sign < 0 {
+            if let index = groupSessions.firstIndex(where: { $0.start <= time && time <= $0.last }) {
+                add(extracted, sign: sign, to: &groupSessions[index].window)
+                return
+            }
+            if let key = closed.keys.first(where: { $0.group == extracted.groupKey && $0.start <= time && time <= closed[$0]!.end - gap }),
+               var window = closed[key] {
+                let before = result(key, window).payload
+                add(extracted, sign: sign, to: &window)
+                window.revision += 1
+                closed[key] = window
+                output.events.append(correction(key, window, previous: before))
+                return
+            }
+            output.side.append(SideRecord(topic: definition.lateTopic, event: event, reason: "revert for a session no longer kept"))
+            return
+        }
+        if time &+ gap <= watermark {
+            output.side.append(SideRecord(topic: definition.lateTopic, event: event,
+                                          reason: "late: its session would already have closed (event time \(time) ns, watermark \(watermark) ns)"))
+            return
+        }
+        // Every open session within `gap` of the event merges with it.
+        var merged: (start: Int64, last: Int64, window: Window)?
+        groupSessions.removeAll { session in
+            guard session.start &- gap < time, time < session.last &+ gap else { return false }
+            if var current = merged {
+                current.start = min(current.start, session.start)
+                current.last = max(current.last, session.last)
+                for index in current.window.aggregates.indices {
+                    current.window.aggregates[index] = merge(current.window.aggregates[index], session.window.aggregates[index])
+                }
+                merged = current
+            } else {
+                merged = session
+            }
+            return true
+        }
+        var session = merged ?? (time, time, Window(end: 0, groupValues: extracted.groupValues,
+                                                    aggregates: definition.aggregates.map { AggregateState($0.function) }))
+        session.start = min(session.start, time)
+        session.last = max(session.last, time)
+        add(extracted, sign: sign, to: &session.window)
+        let position = groupSessions.firstIndex { $0.start > session.start } ?? groupSessions.endIndex
+        groupSessions.insert(session, at: position)
+        nextSessionClose = min(nextSessionClose, session.last &+ gap)
+    }
+
+    /// Two sessions' aggregates combined (when an event bridges them).
+    private func merge(_ a: AggregateState, _ b: AggregateState) -> AggregateState {
+        switch (a, b) {
+        case (.count(let x), .count(let y)): return .count(x + y)
+        case (.sum(var x), .sum(let y)):
+            x.merge(y)
+            return .sum(x)
+        case (.average(var x, let n), .average(let y, let m)):
+            x.merge(y)
+            return .average(x, n + m)
+        case (.extreme(let isMinimum, var x), .extreme(_, let y)):
+            for (number, count) in y {
+                let total = x[number, default: 0] + count
+                x[number] = total == 0 ? nil : total
+            }
+            return .extreme(isMinimum: isMinimum, counts: x)
+        case (.distinct(var x), .distinct(let y)):
+            if let sketch = y.sketch {
+                var combined = x.sketch ?? HyperLogLog(precision: 12)
+                for (hash, count) in x.exact where count > 0 { combined.insert(hash: hash) }
+                combined.merge(sketch)
+                x = DistinctCounter(exact: [:], sketch: combined)
+            } else {
+                for (hash, count) in y.exact { x.add(hash: hash, sign: count) }
+            }
+            return .distinct(x)
+        default:
+            return a
+        }
+    }
+
+    // MARK: Closing
+
+    private func closeWindows(into output: inout StepOutput) {
+        let watermark = self.watermark
+        while let end = openEnds.minimum, end <= watermark {
+            openEnds.removeMinimum()
+            // Same end: by group, so the order never depends on arrival or on a restart.
+            for key in (openByEnd.removeValue(forKey: end) ?? []).sorted(by: { $0.group.lexicographicallyPrecedes($1.group) }) {
+                guard let window = open.removeValue(forKey: key) else { continue }
+                output.events.append(result(key, window))
+                retain(key, window, closedAt: end)
+            }
+        }
+        if case .session(let gap) = definition.kind, nextSessionClose <= watermark {
+            var next = Int64.max
+            var emptied: [[UInt8]] = []
+            var closing: [(key: WindowKey, window: Window)] = []
+            for (group, groupSessions) in sessions {
+                var kept: [(start: Int64, last: Int64, window: Window)] = []
+                for var session in groupSessions {
+                    let end = session.last &+ gap
+                    if end <= watermark {
+                        session.window.end = end
+                        closing.append((WindowKey(start: session.start, group: group), session.window))
+                    } else {
+                        kept.append(session)
+                        next = min(next, end)
+                    }
+                }
+                if kept.isEmpty { emptied.append(group) } else { sessions[group] = kept }
+            }
+            for group in emptied { sessions[group] = nil }
+            // Session results come out in a fixed order (by end, start, group) whatever the dictionary order.
+            closing.sort { a, b in
+                if a.window.end != b.window.end { return a.window.end < b.window.end }
+                if a.key.start != b.key.start { return a.key.start < b.key.start }
+                return a.key.group.lexicographicallyPrecedes(b.key.group)
+            }
+            for (key, window) in closing {
+                output.events.append(result(key, window))
+                retain(key, window, closedAt: window.end)
+            }
+            nextSessionClose = next
+        }
+        while let expiry = closedExpiries.minimum, expiry <= watermark {
+            closedExpiries.removeMinimum()
+            for key in closedByExpiry.removeValue(forKey: expiry) ?? [] { closed[key] = nil }
+        }
+    }
+
+    private func retain(_ key: WindowKey, _ window: Window, closedAt end: Int64) {
+        guard definition.retainClosedNs > 0 else { return }
+        closed[key] = window
+        let expiry = end &+ definition.retainClosedNs
+        if closedByExpiry[expiry] == nil { closedExpiries.insert(expiry) }
+        closedByExpiry[expiry, default: []].append(key)
+    }
+
+    /// A window's result record: group fields, window_start/window_end (in `time_unit`), the
+    /// aggregates in their declared order, and its revision.
+    private func result(_ key: WindowKey, _ window: Window) -> PipelineEvent {
+        var writer = JSONWriter()
+        writer.beginObject()
+        for (index, group) in definition.groupBy.enumerated() {
+            writer.key(group.name)
+            window.groupValues[index].withUnsafeBytes { writer.raw($0) }
+        }
+        writer.key("window_start")
+        writer.integer(floorDivide(key.start, definition.timeUnitNs))
+        writer.key("window_end")
+        writer.integer(floorDivide(window.end, definition.timeUnitNs))
+        for (index, aggregate) in definition.aggregates.enumerated() {
+            writer.key(aggregate.name)
+            window.aggregates[index].write(to: &writer)
+        }
+        writer.key("revision")
+        writer.integer(window.revision)
+        writer.endObject()
+        return PipelineEvent(key: key.group, payload: writer.bytes,
+                             headers: [QueueRecord.Header(name: PipelineHeaders.revision, value: Array(String(window.revision).utf8))],
+                             eventTimeNs: key.start, isRevert: false)
+    }
+
+    /// A corrected result; it carries the result it replaces, so outputs that add up values (time
+    /// series) can write the difference.
+    private func correction(_ key: WindowKey, _ window: Window, previous: [UInt8]) -> PipelineEvent {
+        var event = result(key, window)
+        event.headers.append(QueueRecord.Header(name: PipelineHeaders.previousResult, value: previous))
+        return event
+    }
+
+    // MARK: State
+
+    func saveState(into writer: inout StateWriter) {
+        writer.int(maxEventTime)
+        func save(_ key: WindowKey, _ window: Window) {
+            writer.int(key.start); writer.bytes(key.group); writer.int(window.end); writer.int(window.revision)
+            writer.varint(UInt64(window.groupValues.count))
+            for value in window.groupValues { writer.bytes(value) }
+            for aggregate in window.aggregates { aggregate.save(into: &writer) }
+        }
+        // Sorted, so that equal states encode to equal bytes.
+        let byOrder: (WindowKey, WindowKey) -> Bool = { $0.start != $1.start ? $0.start < $1.start : $0.group.lexicographicallyPrecedes($1.group) }
+        writer.varint(UInt64(open.count))
+        for key in open.keys.sorted(by: byOrder) { save(key, open[key]!) }
+        writer.varint(UInt64(closed.count))
+        for key in closed.keys.sorted(by: byOrder) { save(key, closed[key]!) }
+        let sessionList = sessions.flatMap { group, list in list.map { (group, $0) } }
+            .sorted { $0.1.start != $1.1.start ? $0.1.start < $1.1.start : $0.0.lexicographicallyPrecedes($1.0) }
+        writer.varint(UInt64(sessionList.count))
+        for (group, session) in sessionList {
+            writer.int(session.last)
+            save(WindowKey(start: session.start, group: group), session.window)
+        }
+    }
+
+    func loadState(from reader: inout StateReader) throws(StateDecodingError) {
+        maxEventTime = try reader.int()
+        func load() throws(StateDecodingError) -> (WindowKey, Window) {
+            let key = WindowKey(start: try reader.int(), group: try reader.bytes())
+            let end = try reader.int()
+            let revision = try reader.int()
+            var groupValues: [[UInt8]] = []
+            for _ in 0..<(try reader.count(limit: 64)) { groupValues.append(try reader.bytes()) }
+            var aggregates: [AggregateState] = []
+            for _ in definition.aggregates { aggregates.append(try AggregateState.load(from: &reader)) }
+            guard groupValues.count == definition.groupBy.count else {
+                throw StateDecodingError(message: "window state has \(groupValues.count) group values, the definition \(definition.groupBy.count)")
+            }
+            return (key, Window(end: end, groupValues: groupValues, aggregates: aggregates, revision: revision))
+        }
+        open = [:]; openByEnd = [:]; openEnds = MinHeap(); closed = [:]; closedByExpiry = [:]; closedExpiries = MinHeap(); sessions = [:]
+        for _ in 0..<(try reader.count()) {
+            let (key, window) = try load()
+            open[key] = window
+            if openByEnd[window.end] == nil { openEnds.insert(window.end) }
+            openByEnd[window.end, default: []].append(key)
+        }
+        for _ in 0..<(try reader.count()) {
+            let (key, window) = try load()
+            retain(key, window, closedAt: window.end)
+        }
+        nextSessionClose = .max
+        for _ in 0..<(try reader.count()) {
+            let last = try reader.int()
+            let (key, window) = try load()
+            sessions[key.group, default: []].append((key.start, last, window))
+            if case .session(let gap) = definition.kind { nextSessionClose = min(nextSessionClose, last &+ gap) }
+        }
+    }
+}
+
+@inline(__always)
+func floorDivide(_ a: Int64, _ b: Int64) -> Int64 {
+    let quotient = a / b
+    return (a % b != 0 && (a < 0) != (b < 0)) ? quotient - 1 : quotient
+}
+
+/// A binary min-heap of times (window ends, expiries).
+struct MinHeap {
+    private var items: [Int64] = []
+
+    var minimum: Int64? { items.first }
+
+    mutating func insert(_ value: Int64) {
+        items.append(value)
+        var child = items.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard items[child] < items[parent] else { break }
+            items.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func removeMinimum() {
+        guard !items.isEmpty else { return }
+        items.swapAt(0, items.count - 1)
+        items.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < items.count && items[left] < items[smallest] { smallest = left }
+            if right < items.count && items[right] < items[smallest] { smallest = right }
+            if smallest == parent { return }
+            items.swapAt(parent, smallest)
+            parent = smallest
+        }
+    }
+}
