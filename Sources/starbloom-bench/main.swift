@@ -4,6 +4,7 @@
 //   starbloom-bench queue      durable queue throughput and latency (issue 3)
 //   starbloom-bench queue-rss  peak RSS while publishing 10M records (own process)
 //   starbloom-bench storage [kv|series|all]  key-value and time-series store (issue 4)
+//   starbloom-bench pipeline [EVENTS]  filter + tumbling window count and uint256 sum vs a plain loop (issue 6)
 import CBenchSupport
 import CStarbloomABI
 import Foundation
@@ -21,10 +22,13 @@ case "storage":
 case "queue-rss":
     try QueueBench.runPeakRSS()
     exit(0)
+case "pipeline":
+    try await PipelineBench.run(events: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 1_000_000)
+    exit(0)
 case "host":
     break
 default:
-    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|all]]\n".utf8))
+    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|all]|pipeline [EVENTS]]\n".utf8))
     exit(2)
 }
 

@@ -304,6 +304,26 @@ struct ExpressionTests {
         }
     }
 
+    @Test("0x strings order as their lower-case forms, whatever the case of each letter (seeded)")
+    func hexOrdering() throws {
+        var random = SplitMix64(state: 77)
+        let digits = Array("0123456789abcdefABCDEF")
+        for _ in 0..<300 {
+            func hex() -> String {
+                let count = Int.random(in: 0...70, using: &random)
+                return (Bool.random(using: &random) ? "0x" : "0X") + String((0..<count).map { _ in digits.randomElement(using: &random)! })
+            }
+            let a = hex()
+            // Half the time the same text with letters re-cased, so long equal runs are exercised.
+            let b = Bool.random(using: &random) ? String(a.map { Bool.random(using: &random) ? Character($0.uppercased()) : Character($0.lowercased()) }) : hex()
+            let lowerA = Array(a.lowercased().utf8), lowerB = Array(b.lowercased().utf8)
+            let json = #"{"a":"\#(a)","b":"\#(b)"}"#
+            #expect(try Self.evaluate("a < b", on: json) == .bool(lowerA.lexicographicallyPrecedes(lowerB)), "\(a) < \(b)")
+            #expect(try Self.evaluate("a == b", on: json) == .bool(lowerA == lowerB), "\(a) == \(b)")
+            #expect(try Self.evaluate("a > b", on: json) == .bool(lowerB.lexicographicallyPrecedes(lowerA)), "\(a) > \(b)")
+        }
+    }
+
     @Test("random integer arithmetic matches Int arithmetic (seeded)")
     func arithmeticProperty() throws {
         var random = SplitMix64(state: 20_250_101)

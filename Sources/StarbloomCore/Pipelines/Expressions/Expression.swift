@@ -101,4 +101,22 @@ public struct Expression: Sendable, CustomStringConvertible {
         }
         return passes
     }
+
+    /// `evaluate` on a record's payload held in an array, with its top-level index (from
+    /// `JSONScanner.indexObject`). Saves callers the `withUnsafeBytes`, which is `rethrows` and so
+    /// loses the error type.
+    public func evaluate(payload: [UInt8], fields: [JSONField], headers: [QueueRecord.Header] = []) throws(ExpressionEvaluationError) -> ExpressionValue {
+        let result = payload.withUnsafeBytes { bytes in
+            Result { () throws(ExpressionEvaluationError) in try evaluate(JSONRecordInput(payload: bytes, fields: fields, headers: headers)) }
+        }
+        return try result.get()
+    }
+
+    /// `matches` on a record's payload held in an array, with its top-level index.
+    public func matches(payload: [UInt8], fields: [JSONField], headers: [QueueRecord.Header] = []) throws(ExpressionEvaluationError) -> Bool {
+        let result = payload.withUnsafeBytes { bytes in
+            Result { () throws(ExpressionEvaluationError) in try matches(JSONRecordInput(payload: bytes, fields: fields, headers: headers)) }
+        }
+        return try result.get()
+    }
 }

@@ -87,8 +87,13 @@ struct ExpressionEvaluator<Input: ExpressionInput> {
     private func operand(_ field: JSONField) -> Operand {
         guard field.valueStart >= 0, field.valueStart < field.valueEnd, Int(field.valueEnd) <= payload.count else { return .missing }
         switch field.kind {
-        case .string: return .payloadString(start: Int(field.valueStart) + 1, end: Int(field.valueEnd) - 1, escaped: field.valueHasEscapes)
-        case .number: return Operand(ExpressionValue.number(payload, Int(field.valueStart), Int(field.valueEnd)))
+        case .string:
+            guard field.valueEnd - field.valueStart >= 2 else { return .missing }
+            return .payloadString(start: Int(field.valueStart) + 1, end: Int(field.valueEnd) - 1, escaped: field.valueHasEscapes)
+        case .number:
+            let start = Int(field.valueStart), end = Int(field.valueEnd)
+            if let (negative, magnitude) = ExpressionValue.integer(payload, start, end) { return .integer(negative: negative, magnitude: magnitude) }
+            return .decimal(ExpressionValue.decimal(payload, start, end))
         case .trueValue: return .bool(true)
         case .falseValue: return .bool(false)
         case .null: return .null

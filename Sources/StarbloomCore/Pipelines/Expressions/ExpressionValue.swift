@@ -71,17 +71,23 @@ public enum ExpressionValue: Hashable, Sendable, CustomStringConvertible {
 
     /// A JSON number's text `bytes[start..<end]` (already validated) as an exact integer or a decimal.
     static func number(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> ExpressionValue {
+        if let (negative, magnitude) = integer(bytes, start, end) { return .integer(negative: negative, magnitude: magnitude) }
+        return .decimal(decimal(bytes, start, end))
+    }
+
+    /// The exact integer a JSON number spells: no fraction or exponent, at most 2^256-1 in magnitude.
+    /// Zero is never negative.
+    @inline(__always)
+    static func integer(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> (negative: Bool, magnitude: UInt256)? {
         let negative = bytes[start] == UInt8(ascii: "-")
         let digitsStart = negative ? start + 1 : start
-        var isInteger = digitsStart < end
-        var k = digitsStart
-        while k < end && isInteger {
-            isInteger = bytes[k] &- 0x30 < 10
-            k += 1
-        }
-        if isInteger, let magnitude = UInt256(decimalUTF8: UnsafeRawBufferPointer(rebasing: bytes[digitsStart..<end])) {
-            return .integer(negative: negative && !magnitude.isZero, magnitude: magnitude)
-        }
-        return .decimal(Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)) ?? .nan)
+        // UInt256(decimalUTF8:) refuses anything but digits, so a fraction or exponent gives nil.
+        guard let magnitude = UInt256(decimalUTF8: UnsafeRawBufferPointer(rebasing: bytes[digitsStart..<end])) else { return nil }
+        return (negative && !magnitude.isZero, magnitude)
+    }
+
+    /// A JSON number's text as a Double.
+    static func decimal(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int) -> Double {
+        Double(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<end]), as: UTF8.self)) ?? .nan
     }
 }
