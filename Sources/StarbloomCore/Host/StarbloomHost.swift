@@ -33,12 +33,22 @@ public final class StarbloomHost: @unchecked Sendable {
             directories: directories, logger: services.logger)
         if let state = services.keyValue as? SQLiteStateStore {
             let logger = services.logger
+            let host = hostReference
+            let instances = PipelineInstances(named: { host.host?.instance(named: $0) }, all: { host.host?.allInstances ?? [] })
             pipelines = PipelineManager(queue: services.queue, state: state, series: services.timeSeries as? SQLiteTimeSeriesStore,
-                                        keyValues: state, logger: { logger.warning("\($0)") })
+                                        keyValues: state, instances: instances, logger: { logger.warning("\($0)") })
         } else {
             pipelines = nil
         }
         services.metrics.addCollector { [weak self] in self?.renderStateMetrics() ?? "" }
+        hostReference.host = self
+    }
+
+    /// Lets the pipelines (created in `init`, before `self` can be captured) look up instances.
+    private let hostReference = WeakHostReference()
+    /// `@unchecked Sendable`: `host` is written once, at the end of `init`, before any pipeline starts.
+    private final class WeakHostReference: @unchecked Sendable {
+        weak var host: StarbloomHost?
     }
 
     /// Loads plugins, creates the configured instances and starts the enabled ones.

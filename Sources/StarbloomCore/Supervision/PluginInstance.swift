@@ -13,8 +13,12 @@ import Synchronization
 /// destroy, health, commands) runs through `BlockingCall` with a timeout; `run` and the processor feed
 /// loop run on a dedicated worker thread per incarnation.
 ///
+/// Processor instances also serve pipeline steps (`processForStep`, in PluginInstance+Steps.swift):
+/// a pipeline's thread calls `process` through `stepTarget` and the run's `stepLock`, which
+/// `stopLive` takes before `destroy`.
+///
 /// `@unchecked Sendable`: `spec`, `live`, `restartTimes` and `incarnation` are touched only on
-/// `control`; `snapshot` is a Mutex.
+/// `control`; `snapshot` and `stepTarget` are Mutexes.
 public final class PluginInstance: @unchecked Sendable {
     public let name: String
     let services: HostServices
@@ -29,6 +33,9 @@ public final class PluginInstance: @unchecked Sendable {
     private var restartTimes: [Date] = []
     private var incarnation: UInt64 = 0
     private let snapshot: Mutex<InstanceStatus>
+    /// The running incarnation of a processor, for pipeline steps; nil while it is not running or
+    /// is being stopped. Set on `control`, read by pipeline threads.
+    let stepTarget = Mutex<LiveRun?>(nil)
 
     let recordsIn: Counter
     let recordsOut: Counter
@@ -45,6 +52,14 @@ public final class PluginInstance: @unchecked Sendable {
         let pointer: UnsafeMutableRawPointer?
         let exited = DispatchSemaphore(value: 0)
         var workerStarted = false
+        /// The input patterns of this start: a processor with inputs is fed by its own worker and
+        /// refuses pipeline step calls.
+        var inputs: [String] = []
+        /// Held around every `process` call made for a pipeline step (one at a time per instance, as
+        /// the ABI promises), and by `stopLive` before `destroy`.
+        let stepLock = NSLock()
+        /// Guarded by `stepLock`: no more step calls (stopping, or the last one failed).
+        var stepClosed = false
 
         init(id: UInt64, plugin: LoadedPlugin, context: InstanceContext, config: ValidatedConfig, pointer: UnsafeMutableRawPointer?) {
             self.id = id
@@ -198,8 +213,9 @@ public final class PluginInstance: @unchecked Sendable {
             // A config error will not fix itself: no restart.
             return giveUp(error.description)
         }
-        if plugin.kind != .source && spec.inputs.isEmpty {
-            return giveUp("\(plugin.kind.rawValue) instance '\(name)' needs at least one input topic pattern (inputs = [...])")
+        // A processor without inputs serves pipeline steps only (`{ type = "processor", instance = ... }`).
+        if plugin.kind == .sink && spec.inputs.isEmpty {
+            return giveUp("sink instance '\(name)' needs at least one input topic pattern (inputs = [...])")
         }
         let context = InstanceContext(
             instanceName: name, pluginName: plugin.name, services: services, outputTopic: spec.output,
@@ -224,6 +240,7 @@ public final class PluginInstance: @unchecked Sendable {
             return failed("create failed (\(created.0.name)): \(created.2)", id: id)
         }
         let run = LiveRun(id: id, plugin: plugin, context: context, config: config, pointer: created.1)
+        run.inputs = spec.inputs
         live = run
 
         // start
@@ -246,9 +263,11 @@ public final class PluginInstance: @unchecked Sendable {
             }
         }
 
+        if plugin.kind == .processor { stepTarget.withLock { $0 = run } }
         setState(.running)
         logger.info("instance started", metadata: ["plugin": "\(plugin.name)", "version": "\(plugin.version)"])
-        launchWorker(run)
+        // A processor without inputs has no feed: only pipeline steps call it.
+        if plugin.kind == .source || !run.inputs.isEmpty { launchWorker(run) }
     }
 
     private var startTimeout: Double { 30 }
@@ -276,6 +295,7 @@ public final class PluginInstance: @unchecked Sendable {
     /// The worker returned. Ignored if a stop already handled this run.
     private func workerExited(_ run: LiveRun, status: sb_status, message: String) {
         guard let current = live, current.id == run.id else { return }
+        clearStepTarget(run) // a fed processor refuses step calls, so none can be in flight
         destroyOnQueue(run)
         live = nil
         if status == SB_OK {
@@ -300,8 +320,10 @@ public final class PluginInstance: @unchecked Sendable {
         }
         logger.info("stopping instance", metadata: ["reason": "\(reason)"])
         run.context.requestStop()
+        clearStepTarget(run) // no new pipeline step calls
         let timeout = Double(spec.stopTimeoutMs) / 1000
         let deadline = DispatchTime.now() + timeout
+        let deadlineDate = Date(timeIntervalSinceNow: timeout)
         if let stop = run.plugin.stop {
             let pointer = UnsafeTransfer(run.pointer)
             let stopped = BlockingCall.run(timeout: timeout, name: "sb-stop-\(name)") { () -> UnsafeTransfer<(sb_status, String)> in
@@ -319,6 +341,12 @@ public final class PluginInstance: @unchecked Sendable {
         if run.workerStarted && run.exited.wait(timeout: deadline) == .timedOut {
             return hung(run, "run did not return within \(spec.stopTimeoutMs) ms of the stop request")
         }
+        // A pipeline step may be inside `process`: destroy only after it returned.
+        guard run.stepLock.lock(before: deadlineDate) else {
+            return hung(run, "process (called by a pipeline step) did not return within \(spec.stopTimeoutMs) ms of the stop request")
+        }
+        run.stepClosed = true
+        run.stepLock.unlock()
         destroyOnQueue(run)
         live = nil
         setState(finalState)
@@ -328,6 +356,7 @@ public final class PluginInstance: @unchecked Sendable {
     /// host abandons that incarnation, leaking it, and the instance stays failed until an operator acts.
     private func hung(_ run: LiveRun, _ message: String) {
         errors.add()
+        clearStepTarget(run)
         live = nil
         // Keep the context and config alive: the stuck thread may still call the host API.
         abandoned.append(Abandoned(context: run.context, config: run.config))
@@ -340,6 +369,23 @@ public final class PluginInstance: @unchecked Sendable {
         let context: InstanceContext
         let config: ValidatedConfig
     }
+
+    func clearStepTarget(_ run: LiveRun) {
+        stepTarget.withLock { if $0 === run { $0 = nil } }
+    }
+
+    /// A `process` call made for a pipeline step failed as a whole: like a failed feed, the
+    /// incarnation is stopped and destroyed and the restart policy acts.
+    func stepCallFailed(_ run: LiveRun, _ message: String) {
+        control.async { [self] in
+            guard let current = live, current.id == run.id else { return }
+            stopLive(reason: message, finalState: .stopped)
+            if live == nil && currentState != .failed { failed(message, id: run.id) }
+        }
+    }
+
+    /// The kind of the instance's plugin, if it is loaded.
+    var pluginKind: PluginKind? { resolvePlugin(snapshot.withLock { $0.plugin })?.kind }
 
     private func destroyOnQueue(_ run: LiveRun) {
         let pointer = UnsafeTransfer(run.pointer)

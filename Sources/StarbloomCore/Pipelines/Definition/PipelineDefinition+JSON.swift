@@ -39,14 +39,28 @@ extension PipelineDefinition {
         }
     }
 
-    /// The definition as JSON (for the API and for storage).
+    /// The definition as JSON (for the API and for storage), keys in the order given.
     public var sourceJSON: [UInt8] {
         var writer = JSONWriter()
-        Self.write(.table(source), to: &writer)
+        Self.write(.table(source), to: &writer, sortKeys: false)
         return writer.bytes
     }
 
-    private static func write(_ value: TOMLValue, to writer: inout JSONWriter) {
+    /// The same with every object's keys sorted: equal for equal definitions whether they came
+    /// from TOML or JSON (which does not keep key order).
+    public var canonicalJSON: [UInt8] {
+        var writer = JSONWriter()
+        Self.write(.table(source), to: &writer, sortKeys: true)
+        return writer.bytes
+    }
+
+    static func canonicalJSON(_ value: TOMLValue) -> [UInt8] {
+        var writer = JSONWriter()
+        write(value, to: &writer, sortKeys: true)
+        return writer.bytes
+    }
+
+    private static func write(_ value: TOMLValue, to writer: inout JSONWriter, sortKeys: Bool) {
         switch value {
         case .string(let text), .datetime(let text): writer.string(text)
         case .integer(let number): writer.integer(number)
@@ -54,13 +68,13 @@ extension PipelineDefinition {
         case .bool(let flag): writer.bool(flag)
         case .array(let items):
             writer.beginArray()
-            for item in items { write(item, to: &writer) }
+            for item in items { write(item, to: &writer, sortKeys: sortKeys) }
             writer.endArray()
         case .table(let table):
             writer.beginObject()
-            for (key, item) in table.entries {
+            for (key, item) in sortKeys ? table.entries.sorted(by: { $0.key < $1.key }) : table.entries {
                 writer.key(key)
-                write(item, to: &writer)
+                write(item, to: &writer, sortKeys: sortKeys)
             }
             writer.endObject()
         }

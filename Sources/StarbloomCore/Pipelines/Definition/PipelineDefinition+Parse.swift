@@ -65,7 +65,7 @@ extension PipelineDefinition {
     static func parseStep(_ table: TOMLTable, location: String, pipeline: String) throws(PipelineConfigError) -> StepDefinition {
         var reader = DefinitionReader(table: table, location: location)
         guard let type = try reader.string("type") else {
-            throw PipelineConfigError("\(location): 'type' is required: one of filter, map, enrich, dedupe, window")
+            throw PipelineConfigError("\(location): 'type' is required: one of filter, map, enrich, dedupe, window, processor")
         }
         reader.location = "\(location) (\(type))"
         let step: StepDefinition
@@ -106,8 +106,18 @@ extension PipelineDefinition {
             step = .dedupe(DedupeDefinition(key: try reader.expression(keyText, key: "key"), windowNs: window))
         case "window":
             step = .window(try parseWindow(&reader, pipeline: pipeline))
+        case "processor":
+            // Only the name is checked here: instances live on the host and may be created after the
+            // pipeline; a missing one makes the running pipeline wait (see ProcessorStep).
+            guard let instance = try reader.string("instance"), !instance.isEmpty else {
+                throw PipelineConfigError("\(reader.location): 'instance' (the name of a processor instance configured on the host) is required")
+            }
+            guard Naming.isValidPluginName(instance) else {
+                throw PipelineConfigError("\(reader.location): instance '\(instance)' is not a valid instance name (1-64 characters of a-z, 0-9, '-' or '_')")
+            }
+            step = .processor(instance: instance)
         default:
-            throw PipelineConfigError("\(location): unknown step type '\(type)'; use one of filter, map, enrich, dedupe, window")
+            throw PipelineConfigError("\(location): unknown step type '\(type)'; use one of filter, map, enrich, dedupe, window, processor")
         }
         try reader.rejectUnknown()
         return step

@@ -23,6 +23,10 @@ public struct PipelineDefinition: Sendable {
         case enrich(EnrichDefinition)
         case dedupe(DedupeDefinition)
         case window(WindowDefinition)
+        /// Hands each event to the `process` function of a processor plugin instance configured on
+        /// the host (`{ type = "processor", instance = "NAME" }`); what it emits goes on. The instance
+        /// is looked up while the pipeline runs (see `ProcessorStep`), so it may be created later.
+        case processor(instance: String)
 
         public var kind: String {
             switch self {
@@ -31,6 +35,7 @@ public struct PipelineDefinition: Sendable {
             case .enrich: "enrich"
             case .dedupe: "dedupe"
             case .window: "window"
+            case .processor: "processor"
             }
         }
     }

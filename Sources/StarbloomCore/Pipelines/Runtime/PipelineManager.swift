@@ -15,13 +15,16 @@ public final class PipelineManager: Sendable {
     private let series: SQLiteTimeSeriesStore?
     private let keyValues: any KeyValueStore
     private let logger: @Sendable (String) -> Void
+    private let instances: PipelineInstances
     private let runners = Mutex<[String: PipelineRunner]>([:])
     /// Serializes apply/remove so two changes to one pipeline cannot interleave.
     private let changes = NSLock()
 
+    /// `instances`: the host's plugin instances, for processor steps (none by default: such a step then waits).
     public init(queue: any MessageQueue, state: SQLiteStateStore, series: SQLiteTimeSeriesStore?, keyValues: any KeyValueStore,
-                logger: @escaping @Sendable (String) -> Void) {
+                instances: PipelineInstances = .none, logger: @escaping @Sendable (String) -> Void) {
         self.queue = queue
+        self.instances = instances
         self.store = PipelineStore(state)
         self.series = series
         self.keyValues = keyValues
@@ -56,7 +59,8 @@ public final class PipelineManager: Sendable {
             if Self.stepsKey(old.definition) != Self.stepsKey(definition) { try resetSteps(of: definition.name) }
         }
         if persist { try store.saveDefinition(name: definition.name, definition: String(decoding: definition.sourceJSON, as: UTF8.self)) }
-        let runner = PipelineRunner(definition: definition, queue: queue, store: store, series: series, keyValues: keyValues, logger: logger)
+        let runner = PipelineRunner(definition: definition, queue: queue, store: store, series: series, keyValues: keyValues,
+                                    instances: instances, logger: logger)
         runners.withLock { $0[definition.name] = runner }
         runner.start()
         return old == nil
@@ -105,12 +109,6 @@ public final class PipelineManager: Sendable {
     }
 
     private static func stepsKey(_ definition: PipelineDefinition) -> [UInt8] {
-        var writer = JSONWriter()
-        var table = TOMLTable()
-        table["steps"] = definition.source["steps"]
-        var copy = definition
-        copy.source = table
-        writer.raw(copy.sourceJSON)
-        return writer.bytes
+        PipelineDefinition.canonicalJSON(definition.source["steps"] ?? .array([]))
     }
 }

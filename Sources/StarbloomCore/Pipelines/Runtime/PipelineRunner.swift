@@ -19,6 +19,7 @@ public final class PipelineRunner: @unchecked Sendable {
     private let store: PipelineStore
     private let series: SQLiteTimeSeriesStore?
     private let keyValues: any KeyValueStore
+    private let instances: PipelineInstances
     private let logger: @Sendable (String) -> Void
 
     private let stopRequested = Atomic<Bool>(false)
@@ -33,11 +34,13 @@ public final class PipelineRunner: @unchecked Sendable {
     private var pendingKeyValues: [PipelineStore.KeyValueWrite] = []
     private var delivered: UInt64?
     private var dirty = false
+    /// Shared by the steps and the outputs (see `PayloadIndex`).
     private var outputIndex = PayloadIndex()
     private var ownTopics: Set<String> = []
 
     init(definition: PipelineDefinition, queue: any MessageQueue, store: PipelineStore, series: SQLiteTimeSeriesStore?,
-         keyValues: any KeyValueStore, logger: @escaping @Sendable (String) -> Void) {
+         keyValues: any KeyValueStore, instances: PipelineInstances = .none, logger: @escaping @Sendable (String) -> Void) {
+        self.instances = instances
         self.definition = definition
         self.queue = queue
         self.store = store
@@ -152,31 +155,52 @@ public final class PipelineRunner: @unchecked Sendable {
 
     // MARK: Processing
 
+    /// Counters kept on the pipeline's thread and copied into `status` every 1,024 records and at
+    /// each checkpoint (a lock per record would cost more than some steps).
+    private var counters = (processed: UInt64(0), emitted: UInt64(0), deadLettered: UInt64(0), late: UInt64(0))
+    private var stageEvents: [PipelineEvent] = []
+    private var stepOutput = StepOutput()
+
+    private func publishCounters() {
+        let counters = self.counters
+        statusLock.withLock {
+            $0.processed = counters.processed
+            $0.emitted = counters.emitted
+            $0.deadLettered = counters.deadLettered
+            $0.late = counters.late
+        }
+    }
+
     private func handle(_ record: QueueRecord) throws {
-        var events = [PipelineEvent(record)]
+        stageEvents.removeAll(keepingCapacity: true)
+        stageEvents.append(PipelineEvent(record))
         for (index, step) in steps.enumerated() {
-            var output = StepOutput()
-            for event in events {
+            stepOutput.events.removeAll(keepingCapacity: true)
+            stepOutput.side.removeAll(keepingCapacity: true)
+            for event in stageEvents {
                 do throws(StepFailure) {
-                    try step.process(event, into: &output)
+                    try step.process(event, into: &stepOutput)
+                } catch where error.isTransient {
+                    throw error // the whole pipeline waits and restarts from its checkpoint
                 } catch {
                     let reason = "step \(index) (\(definition.steps[index].kind)): \(error.message)"
-                    output.side.append(SideRecord(topic: definition.deadLetterTopic, event: event, reason: reason))
-                    statusLock.withLock { $0.deadLettered += 1 }
+                    stepOutput.side.append(SideRecord(topic: definition.deadLetterTopic, event: event, reason: reason))
+                    counters.deadLettered += 1
                 }
             }
-            for side in output.side {
+            for side in stepOutput.side {
                 var headers = side.event.headers
                 headers.append(QueueRecord.Header(name: PipelineHeaders.error, value: Array(side.reason.utf8)))
                 headers.append(QueueRecord.Header(name: "starbloom-source", value: Array("\(record.topic)/\(record.partition)/\(record.offset)".utf8)))
-                if side.topic != definition.deadLetterTopic { statusLock.withLock { $0.late += 1 } }
+                if side.topic != definition.deadLetterTopic { counters.late += 1 }
                 append(.record(topic: side.topic, key: side.event.key, payload: side.event.payload, headers: headers, eventTimeNs: side.event.eventTimeNs))
             }
-            events = output.events
-            if events.isEmpty { break }
+            swap(&stageEvents, &stepOutput.events)
+            if stageEvents.isEmpty { break }
         }
-        for event in events { try emit(event, source: record) }
-        statusLock.withLock { $0.processed += 1 }
+        for event in stageEvents { try emit(event, source: record) }
+        counters.processed += 1
+        if counters.processed % 1_024 == 0 { publishCounters() }
     }
 
     private func append(_ entry: OutboxEntry) {
@@ -187,7 +211,7 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Sends one result to every output.
     private func emit(_ event: PipelineEvent, source: QueueRecord) throws {
-        statusLock.withLock { $0.emitted += 1 }
+        counters.emitted += 1
         for output in definition.outputs {
             switch output {
             case .topic(let name):
@@ -242,7 +266,7 @@ public final class PipelineRunner: @unchecked Sendable {
     }
 
     private static func value(_ field: String, in payload: [UInt8]) throws(StepFailure) -> ExpressionValue {
-        var index = PayloadIndex()
+        let index = PayloadIndex()
         let event = PipelineEvent(key: [], payload: payload, headers: [], eventTimeNs: 0, isRevert: false)
         try index.load(event)
         return try index.value(try path(field), of: event)
@@ -284,6 +308,7 @@ public final class PipelineRunner: @unchecked Sendable {
         outbox = []
         try deliver(entries, alreadyPublished: [])
         if let last = entries.last?.sequence { delivered = last }
+        publishCounters()
         statusLock.withLock {
             $0.checkpoints += 1
             $0.lastCheckpointMs = SQLiteStateStore.nowMs()
@@ -326,15 +351,9 @@ public final class PipelineRunner: @unchecked Sendable {
 
     /// Rebuilds the steps, loads the last checkpoint and delivers what its outbox still holds.
     private func recover() throws {
-        steps = definition.steps.map { step -> any PipelineStep in
-            switch step {
-            case .filter(let expression): FilterStep(expression)
-            case .map(let map): MapStep(map)
-            case .enrich(let enrich): EnrichStep(enrich, store: keyValues)
-            case .dedupe(let dedupe): DedupeStep(dedupe)
-            case .window(let window): WindowStep(window)
-            }
-        }
+        let index = PayloadIndex()
+        outputIndex = index
+        steps = definition.makeSteps(index: index, keyValues: keyValues, instances: instances)
         outbox = []
         pendingPoints = []
         pendingKeyValues = []

@@ -3,14 +3,15 @@
 /// last remaining copy passes, retracting the one event that went downstream.
 final class DedupeStep: PipelineStep {
     private let definition: PipelineDefinition.DedupeDefinition
-    private var index = PayloadIndex()
+    private let index: PayloadIndex
     /// Key hash → (copies seen and not reverted, event time of the first copy).
     private var seen: [UInt64: (count: Int64, firstNs: Int64)] = [:]
     private var maxEventTime = Int64.min
     private var sinceSweep = 0
 
-    init(_ definition: PipelineDefinition.DedupeDefinition) {
+    init(_ definition: PipelineDefinition.DedupeDefinition, index: PayloadIndex = PayloadIndex()) {
         self.definition = definition
+        self.index = index
     }
 
     func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {

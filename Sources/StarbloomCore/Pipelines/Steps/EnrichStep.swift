@@ -5,11 +5,11 @@ final class EnrichStep: PipelineStep {
     private let definition: PipelineDefinition.EnrichDefinition
     private let store: any KeyValueStore
     private let intoKey: [UInt8]
-    private var index = PayloadIndex()
-    private var scratch: [JSONField] = []
+    private let index: PayloadIndex
 
-    init(_ definition: PipelineDefinition.EnrichDefinition, store: any KeyValueStore) {
+    init(_ definition: PipelineDefinition.EnrichDefinition, store: any KeyValueStore, index: PayloadIndex = PayloadIndex()) {
         self.definition = definition
+        self.index = index
         self.store = store
         intoKey = Array(definition.into.utf8)
     }

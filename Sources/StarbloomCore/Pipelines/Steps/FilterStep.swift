@@ -2,10 +2,11 @@
 /// revert did (same payload), so a filtered-out event is never retracted downstream.
 final class FilterStep: PipelineStep {
     private let expression: Expression
-    private var index = PayloadIndex()
+    private let index: PayloadIndex
 
-    init(_ expression: Expression) {
+    init(_ expression: Expression, index: PayloadIndex = PayloadIndex()) {
         self.expression = expression
+        self.index = index
     }
 
     func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {

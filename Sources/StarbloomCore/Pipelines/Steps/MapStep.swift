@@ -7,10 +7,11 @@ final class MapStep: PipelineStep {
     private let dropped: Set<[UInt8]>
     private let renamed: [[UInt8]: String]
     private let computedNames: Set<[UInt8]>
-    private var index = PayloadIndex()
+    private let index: PayloadIndex
 
-    init(_ definition: PipelineDefinition.MapDefinition) {
+    init(_ definition: PipelineDefinition.MapDefinition, index: PayloadIndex = PayloadIndex()) {
         self.definition = definition
+        self.index = index
         selected = definition.select.map { $0.map { Array($0.utf8) } }
         dropped = Set(definition.drop.map { Array($0.utf8) })
         renamed = Dictionary(definition.rename.map { (Array($0.from.utf8), $0.to) }, uniquingKeysWith: { $1 })

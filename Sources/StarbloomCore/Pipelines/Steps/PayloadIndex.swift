@@ -1,10 +1,19 @@
-/// One event's JSON payload indexed once (its top-level members), for the expressions a step
-/// evaluates on it. Held by a step and reused, so indexing allocates nothing once warm.
-struct PayloadIndex {
+/// One event's JSON payload indexed once (its top-level members), for the expressions the steps
+/// evaluate on it. One index is shared by all steps of a pipeline: a step that meets the payload the
+/// previous step indexed (the same array, held here so its storage cannot be reused meanwhile)
+/// does not scan it again. Indexing allocates nothing once warm.
+final class PayloadIndex {
     private(set) var fields: [JSONField] = []
+    /// The payload `fields` describe, or nil when the last scan failed.
+    private var indexed: [UInt8]?
 
     /// Indexes `event`'s payload; a payload that is not a JSON object fails the record.
-    mutating func load(_ event: PipelineEvent) throws(StepFailure) {
+    func load(_ event: PipelineEvent) throws(StepFailure) {
+        if let indexed, indexed.count == event.payload.count,
+           indexed.withUnsafeBufferPointer({ a in event.payload.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }) {
+            return
+        }
+        indexed = nil
         let outcome = event.payload.withUnsafeBytes { bytes -> JSONSyntaxError? in
             do throws(JSONSyntaxError) {
                 try JSONScanner.indexObject(bytes, into: &fields)
@@ -14,42 +23,36 @@ struct PayloadIndex {
             }
         }
         if let outcome { throw StepFailure("payload is not a JSON object: \(outcome)") }
+        indexed = event.payload
     }
 
     func value(_ expression: Expression, of event: PipelineEvent) throws(StepFailure) -> ExpressionValue {
-        let outcome = event.payload.withUnsafeBytes { bytes -> Result<ExpressionValue, ExpressionEvaluationError> in
-            do throws(ExpressionEvaluationError) {
-                return .success(try expression.evaluate(JSONRecordInput(payload: bytes, fields: fields, headers: event.headers)))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let value): return value
-        case .failure(let error): throw StepFailure("\(error)")
+        do throws(ExpressionEvaluationError) {
+            return try expression.evaluate(payload: event.payload, fields: fields, headers: event.headers)
+        } catch {
+            throw StepFailure("\(error)")
         }
     }
 
     func matches(_ expression: Expression, of event: PipelineEvent) throws(StepFailure) -> Bool {
-        let outcome = event.payload.withUnsafeBytes { bytes -> Result<Bool, ExpressionEvaluationError> in
-            do throws(ExpressionEvaluationError) {
-                return .success(try expression.matches(JSONRecordInput(payload: bytes, fields: fields, headers: event.headers)))
-            } catch {
-                return .failure(error)
-            }
-        }
-        switch outcome {
-        case .success(let value): return value
-        case .failure(let error): throw StepFailure("\(error)")
+        do throws(ExpressionEvaluationError) {
+            return try expression.matches(payload: event.payload, fields: fields, headers: event.headers)
+        } catch {
+            throw StepFailure("\(error)")
         }
     }
 
-    /// The raw JSON of a top-level member, if present.
-    func raw(_ key: [UInt8], of event: PipelineEvent) -> [UInt8]? {
-        event.payload.withUnsafeBytes { bytes in
-            guard let field = JSONScanner.lookup(bytes, fields: fields, key: key) else { return nil }
-            return Array(bytes[Int(field.valueStart)..<Int(field.valueEnd)])
-        }
+    /// The member a one-segment path names, if the expression is one (the fast paths read its raw bytes).
+    func topLevelField(_ key: [UInt8], of event: PipelineEvent) -> JSONField? {
+        event.payload.withUnsafeBytes { JSONScanner.lookup($0, fields: fields, key: key) }
+    }
+}
+
+extension Expression {
+    /// The key when the whole expression is one top-level field (`amount`, not `a.b` or `x + 1`).
+    var topLevelKey: [UInt8]? {
+        guard let path, path.count == 1, case .key(let key) = path[0] else { return nil }
+        return key
     }
 }
 

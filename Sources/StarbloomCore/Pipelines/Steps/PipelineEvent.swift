@@ -52,7 +52,13 @@ struct SideRecord {
 /// Why one record could not pass a step; the record goes to the dead-letter topic with this text.
 struct StepFailure: Error, CustomStringConvertible {
     let message: String
-    init(_ message: String) { self.message = message }
+    /// Not the record's fault (a processor instance is down): the pipeline waits and retries from its
+    /// last checkpoint instead of dead-lettering the record.
+    var isTransient = false
+    init(_ message: String, isTransient: Bool = false) {
+        self.message = message
+        self.isTransient = isTransient
+    }
     var description: String { message }
 }
 

@@ -15,13 +15,12 @@
 final class WindowStep: PipelineStep {
     struct WindowKey: Hashable {
         var start: Int64
-        var group: [UInt8]
+        /// The group's id in `extractor.groups`.
+        var group: Int32
     }
 
     struct Window {
         var end: Int64
-        /// Raw JSON of each group-by value, in the order of `group_by`.
-        var groupValues: [[UInt8]]
         var aggregates: [AggregateState]
         var revision: Int64 = 0
     }
@@ -38,36 +37,45 @@ final class WindowStep: PipelineStep {
     private var closedByExpiry: [Int64: [WindowKey]] = [:]
     private var closedExpiries = MinHeap()
     /// Open sessions per group, ordered by start; and the earliest time any of them closes.
-    private var sessions: [[UInt8]: [(start: Int64, last: Int64, window: Window)]] = [:]
+    private var sessions: [Int32: [(start: Int64, last: Int64, window: Window)]] = [:]
     private var nextSessionClose = Int64.max
 
-    init(_ definition: PipelineDefinition.WindowDefinition) {
+    init(_ definition: PipelineDefinition.WindowDefinition, index: PayloadIndex = PayloadIndex()) {
         self.definition = definition
-        self.extractor = EventExtractor(definition)
+        self.extractor = EventExtractor(definition, index: index)
+        emptyAggregates = definition.aggregates.map { AggregateState($0.function) }
     }
+
+    private let emptyAggregates: [AggregateState]
+
+    private func groupBytes(_ id: Int32) -> [UInt8] { extractor.groups.keys[Int(id)] }
+
+    private func groupOrder(_ a: Int32, _ b: Int32) -> Bool { groupBytes(a).lexicographicallyPrecedes(groupBytes(b)) }
 
     private var watermark: Int64 {
         maxEventTime == .min ? .min : maxEventTime &- definition.allowedLatenessNs
     }
 
     func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {
-        let extracted = try extractor.extract(event)
+        let (time, group) = try extractor.extract(event)
         let sign: Int64 = event.isRevert ? -1 : 1
-        let time = extracted.timeNs
         switch definition.kind {
         case .tumbling(let size):
             let start = floorDivide(time, size) * size
-            apply(extracted, sign: sign, windows: [(start, start &+ size)], event: event, into: &output)
+            let closed = apply(group, sign: sign, start: start, end: start &+ size, into: &output) ? 0 : 1
+            if closed > 0 { late(event, time: time, closedWindows: closed, sign: sign, into: &output) }
         case .hopping(let size, let hop):
-            var windows: [(Int64, Int64)] = []
             var start = floorDivide(time, hop) * hop
-            while start > time &- size {
-                windows.append((start, start &+ size))
-                start -= hop
+            while start > time &- size { start -= hop }
+            var closed = 0
+            start += hop
+            while start <= time {
+                if !apply(group, sign: sign, start: start, end: start &+ size, into: &output) { closed += 1 }
+                start += hop
             }
-            apply(extracted, sign: sign, windows: windows.reversed(), event: event, into: &output)
+            if closed > 0 { late(event, time: time, closedWindows: closed, sign: sign, into: &output) }
         case .session(let gap):
-            applySession(extracted, sign: sign, gap: gap, event: event, into: &output)
+            applySession(group, time: time, sign: sign, gap: gap, event: event, into: &output)
         }
         if !event.isRevert, time > maxEventTime { maxEventTime = time }
         closeWindows(into: &output)
@@ -75,58 +83,58 @@ final class WindowStep: PipelineStep {
 
     // MARK: Tumbling and hopping
 
-    private func apply(_ extracted: EventExtractor.Extracted, sign: Int64, windows: [(Int64, Int64)],
-                       event: PipelineEvent, into output: inout StepOutput) {
-        var closedCount = 0
-        for (start, end) in windows {
-            let key = WindowKey(start: start, group: extracted.groupKey)
-            if end > watermark {
-                if open[key] == nil {
-                    open[key] = Window(end: end, groupValues: extracted.groupValues, aggregates: definition.aggregates.map { AggregateState($0.function) })
-                    if openByEnd[end] == nil { openEnds.insert(end) }
-                    openByEnd[end, default: []].append(key)
-                }
-                add(extracted, sign: sign, to: &open[key]!)
-            } else if sign < 0, var window = closed[key] {
-                let before = result(key, window).payload
-                add(extracted, sign: sign, to: &window)
-                window.revision += 1
-                closed[key] = window
-                output.events.append(correction(key, window, previous: before))
-            } else {
-                closedCount += 1
+    /// Adds the event to one window; false when that window has closed and was not corrected.
+    private func apply(_ group: Int32, sign: Int64, start: Int64, end: Int64, into output: inout StepOutput) -> Bool {
+        let key = WindowKey(start: start, group: group)
+        if end > watermark {
+            if open[key] == nil {
+                open[key] = Window(end: end, aggregates: emptyAggregates)
+                if openByEnd[end] == nil { openEnds.insert(end) }
+                openByEnd[end, default: []].append(key)
             }
+            add(sign: sign, to: &open[key]!)
+            return true
         }
-        if closedCount > 0 {
-            let reason = sign < 0
-                ? "revert for \(closedCount) window(s) no longer kept (closed more than retain_closed ago, or never opened)"
-                : "late: \(closedCount) of its window(s) already closed (event time \(extracted.timeNs) ns, watermark \(watermark) ns)"
-            output.side.append(SideRecord(topic: definition.lateTopic, event: event, reason: reason))
+        if sign < 0, var window = closed[key] {
+            let before = result(key, window).payload
+            add(sign: sign, to: &window)
+            window.revision += 1
+            closed[key] = window
+            output.events.append(correction(key, window, previous: before))
+            return true
         }
+        return false
     }
 
-    private func add(_ extracted: EventExtractor.Extracted, sign: Int64, to window: inout Window) {
+    private func late(_ event: PipelineEvent, time: Int64, closedWindows: Int, sign: Int64, into output: inout StepOutput) {
+        let reason = sign < 0
+            ? "revert for \(closedWindows) window(s) no longer kept (closed more than retain_closed ago, or never opened)"
+            : "late: \(closedWindows) of its window(s) already closed (event time \(time) ns, watermark \(watermark) ns)"
+        output.side.append(SideRecord(topic: definition.lateTopic, event: event, reason: reason))
+    }
+
+    private func add(sign: Int64, to window: inout Window) {
+        let inputs = extractor.inputs
         for index in window.aggregates.indices {
-            window.aggregates[index].add(extracted.inputs[index], sign: sign)
+            window.aggregates[index].add(inputs[index], sign: sign)
         }
     }
 
     // MARK: Sessions
 
-    private func applySession(_ extracted: EventExtractor.Extracted, sign: Int64, gap: Int64,
+    private func applySession(_ group: Int32, time: Int64, sign: Int64, gap: Int64,
                               event: PipelineEvent, into output: inout StepOutput) {
-        let time = extracted.timeNs
-        var groupSessions = sessions[extracted.groupKey] ?? []
-        defer { sessions[extracted.groupKey] = groupSessions.isEmpty ? nil : groupSessions }
+        var groupSessions = sessions[group] ?? []
+        defer { sessions[group] = groupSessions.isEmpty ? nil : groupSessions }
         if sign < 0 {
             if let index = groupSessions.firstIndex(where: { $0.start <= time && time <= $0.last }) {
-                add(extracted, sign: sign, to: &groupSessions[index].window)
+                add(sign: sign, to: &groupSessions[index].window)
                 return
             }
-            if let key = closed.keys.first(where: { $0.group == extracted.groupKey && $0.start <= time && time <= closed[$0]!.end - gap }),
+            if let key = closed.keys.first(where: { $0.group == group && $0.start <= time && time <= closed[$0]!.end - gap }),
                var window = closed[key] {
                 let before = result(key, window).payload
-                add(extracted, sign: sign, to: &window)
+                add(sign: sign, to: &window)
                 window.revision += 1
                 closed[key] = window
                 output.events.append(correction(key, window, previous: before))
@@ -156,11 +164,10 @@ final class WindowStep: PipelineStep {
             }
             return true
         }
-        var session = merged ?? (time, time, Window(end: 0, groupValues: extracted.groupValues,
-                                                    aggregates: definition.aggregates.map { AggregateState($0.function) }))
+        var session = merged ?? (time, time, Window(end: 0, aggregates: emptyAggregates))
         session.start = min(session.start, time)
         session.last = max(session.last, time)
-        add(extracted, sign: sign, to: &session.window)
+        add(sign: sign, to: &session.window)
         let position = groupSessions.firstIndex { $0.start > session.start } ?? groupSessions.endIndex
         groupSessions.insert(session, at: position)
         nextSessionClose = min(nextSessionClose, session.last &+ gap)
@@ -204,7 +211,7 @@ final class WindowStep: PipelineStep {
         while let end = openEnds.minimum, end <= watermark {
             openEnds.removeMinimum()
             // Same end: by group, so the order never depends on arrival or on a restart.
-            for key in (openByEnd.removeValue(forKey: end) ?? []).sorted(by: { $0.group.lexicographicallyPrecedes($1.group) }) {
+            for key in (openByEnd.removeValue(forKey: end) ?? []).sorted(by: { groupOrder($0.group, $1.group) }) {
                 guard let window = open.removeValue(forKey: key) else { continue }
                 output.events.append(result(key, window))
                 retain(key, window, closedAt: end)
@@ -212,7 +219,7 @@ final class WindowStep: PipelineStep {
         }
         if case .session(let gap) = definition.kind, nextSessionClose <= watermark {
             var next = Int64.max
-            var emptied: [[UInt8]] = []
+            var emptied: [Int32] = []
             var closing: [(key: WindowKey, window: Window)] = []
             for (group, groupSessions) in sessions {
                 var kept: [(start: Int64, last: Int64, window: Window)] = []
@@ -233,7 +240,7 @@ final class WindowStep: PipelineStep {
             closing.sort { a, b in
                 if a.window.end != b.window.end { return a.window.end < b.window.end }
                 if a.key.start != b.key.start { return a.key.start < b.key.start }
-                return a.key.group.lexicographicallyPrecedes(b.key.group)
+                return groupOrder(a.key.group, b.key.group)
             }
             for (key, window) in closing {
                 output.events.append(result(key, window))
@@ -260,9 +267,10 @@ final class WindowStep: PipelineStep {
     private func result(_ key: WindowKey, _ window: Window) -> PipelineEvent {
         var writer = JSONWriter()
         writer.beginObject()
+        let groupValues = extractor.groups.values[Int(key.group)]
         for (index, group) in definition.groupBy.enumerated() {
             writer.key(group.name)
-            window.groupValues[index].withUnsafeBytes { writer.raw($0) }
+            writer.raw(groupValues[index])
         }
         writer.key("window_start")
         writer.integer(floorDivide(key.start, definition.timeUnitNs))
@@ -275,7 +283,7 @@ final class WindowStep: PipelineStep {
         writer.key("revision")
         writer.integer(window.revision)
         writer.endObject()
-        return PipelineEvent(key: key.group, payload: writer.bytes,
+        return PipelineEvent(key: groupBytes(key.group), payload: writer.bytes,
                              headers: [QueueRecord.Header(name: PipelineHeaders.revision, value: Array(String(window.revision).utf8))],
                              eventTimeNs: key.start, isRevert: false)
     }
@@ -293,19 +301,17 @@ final class WindowStep: PipelineStep {
     func saveState(into writer: inout StateWriter) {
         writer.int(maxEventTime)
         func save(_ key: WindowKey, _ window: Window) {
-            writer.int(key.start); writer.bytes(key.group); writer.int(window.end); writer.int(window.revision)
-            writer.varint(UInt64(window.groupValues.count))
-            for value in window.groupValues { writer.bytes(value) }
+            writer.int(key.start); writer.bytes(groupBytes(key.group)); writer.int(window.end); writer.int(window.revision)
             for aggregate in window.aggregates { aggregate.save(into: &writer) }
         }
         // Sorted, so that equal states encode to equal bytes.
-        let byOrder: (WindowKey, WindowKey) -> Bool = { $0.start != $1.start ? $0.start < $1.start : $0.group.lexicographicallyPrecedes($1.group) }
+        let byOrder: (WindowKey, WindowKey) -> Bool = { $0.start != $1.start ? $0.start < $1.start : self.groupOrder($0.group, $1.group) }
         writer.varint(UInt64(open.count))
         for key in open.keys.sorted(by: byOrder) { save(key, open[key]!) }
         writer.varint(UInt64(closed.count))
         for key in closed.keys.sorted(by: byOrder) { save(key, closed[key]!) }
         let sessionList = sessions.flatMap { group, list in list.map { (group, $0) } }
-            .sorted { $0.1.start != $1.1.start ? $0.1.start < $1.1.start : $0.0.lexicographicallyPrecedes($1.0) }
+            .sorted { $0.1.start != $1.1.start ? $0.1.start < $1.1.start : groupOrder($0.0, $1.0) }
         writer.varint(UInt64(sessionList.count))
         for (group, session) in sessionList {
             writer.int(session.last)
@@ -316,17 +322,16 @@ final class WindowStep: PipelineStep {
     func loadState(from reader: inout StateReader) throws(StateDecodingError) {
         maxEventTime = try reader.int()
         func load() throws(StateDecodingError) -> (WindowKey, Window) {
-            let key = WindowKey(start: try reader.int(), group: try reader.bytes())
+            let start = try reader.int()
+            let group = extractor.groups.intern(savedKey: try reader.bytes())
+            guard extractor.groups.values[Int(group)].count == definition.groupBy.count else {
+                throw StateDecodingError(message: "a window's group has \(extractor.groups.values[Int(group)].count) values, the definition \(definition.groupBy.count)")
+            }
             let end = try reader.int()
             let revision = try reader.int()
-            var groupValues: [[UInt8]] = []
-            for _ in 0..<(try reader.count(limit: 64)) { groupValues.append(try reader.bytes()) }
             var aggregates: [AggregateState] = []
             for _ in definition.aggregates { aggregates.append(try AggregateState.load(from: &reader)) }
-            guard groupValues.count == definition.groupBy.count else {
-                throw StateDecodingError(message: "window state has \(groupValues.count) group values, the definition \(definition.groupBy.count)")
-            }
-            return (key, Window(end: end, groupValues: groupValues, aggregates: aggregates, revision: revision))
+            return (WindowKey(start: start, group: group), Window(end: end, aggregates: aggregates, revision: revision))
         }
         open = [:]; openByEnd = [:]; openEnds = MinHeap(); closed = [:]; closedByExpiry = [:]; closedExpiries = MinHeap(); sessions = [:]
         for _ in 0..<(try reader.count()) {
