@@ -64,7 +64,7 @@ extension Starbloom {
                 logger.info("configuration loaded", metadata: ["file": "\(file)"])
             } else {
                 configuration = DemoConfiguration.make()
-                logger.info("no starbloom.toml: running the built-in demo (demo.events → demo.stamped)")
+                logger.info("no starbloom.toml: running the built-in demo (demo.events → demo.stamped, pipeline demo-stats → demo.stats)")
             }
             if let dataDir { configuration.dataDirectory = dataDir }
             if let pluginsDir { configuration.pluginsDirectory = pluginsDir }
@@ -117,6 +117,8 @@ enum DemoConfiguration {
                          settings: ["topic": .string("demo.events"), "rate": .int(20), "payload_size": .int(120)]),
             InstanceSpec(name: "demo-stamp", plugin: "swift-stamp", inputs: ["demo.events"], output: "demo.stamped"),
         ]
+        // A constant definition, parsed by the same code as a file's; a test keeps it valid.
+        configuration.pipelines = (try? HostConfiguration.parse(PipelineDefinition.demoTOML))?.pipelines ?? []
         return configuration
     }
 }

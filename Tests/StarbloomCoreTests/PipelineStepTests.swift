@@ -102,6 +102,12 @@ struct PipelineStepTests {
         }
     }
 
+    @Test("the built-in demo pipeline parses")
+    func demo() throws {
+        let pipelines = try HostConfiguration.parse(PipelineDefinition.demoTOML).pipelines
+        #expect(pipelines.map(\.name) == ["demo-stats"])
+    }
+
     @Test("a JSON definition from the API parses to the same pipeline as its TOML form, and a name in the body must match the path")
     func jsonDefinitions() throws {
         let toml = try definition("[ { type = \"filter\", where = \"x > 1\" } ]")

@@ -7,8 +7,9 @@
 # the corrected result in its kv output and the difference in its series output, and sends a late
 # event to its late topic; validation errors are 422 problem+json naming the position or the key; a
 # second PUT with changed steps is 200 and keeps the input offsets; `pipelines apply FILE` and
-# `pipelines delete NAME` work; non-admin keys get 403; after a SIGKILL the pipelines come back with
-# their window state and no output is repeated. See docs/PIPELINES.md.
+# `pipelines delete NAME` work; a processor step calls a plugin instance, and waits (dead-lettering
+# nothing) while its instance is missing; non-admin keys get 403; after a SIGKILL the pipelines come
+# back with their window state and no output is repeated. See docs/PIPELINES.md.
 source "$(dirname "$0")/lib/common.sh"
 API="http://127.0.0.1:$PORT"
 status() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
@@ -49,6 +50,9 @@ data_dir = "$WORK/data"
 plugins_dir = "$WORK/plugins"
 [admin]
 port = $PORT
+[[instances]]            # a processor without inputs: it serves pipeline steps only
+name = "stamp"
+plugin = "swift-stamp"
 TOML
 start_server() {
     "$BIN" serve --config starbloom.toml --log-level warning >> "$WORK/serve.log" 2>&1 &
@@ -123,6 +127,23 @@ series_sum() { curl -s "$API/v1/series/trades.volume?from=0&to=60000000000&step=
 check "the series output sums to the corrected volume (the correction wrote the difference)" equals "$(series_sum)" True
 check "the event after the watermark went to late.pipeline.trades" wait_payloads 10 late.pipeline.trades '{"ts":3,"token":"USDC","amount":"5"}'
 check "...with the reason in starbloom-error" contains "$(header late.pipeline.trades 0 starbloom-error)" "^late: 1 of its window(s) already closed"
+
+# --- processor steps (bundled swift-stamp plugin) ---
+check "PUT a pipeline with a processor step is 201" equals \
+    "$(status -X PUT -d '{"inputs": ["stamp.in"], "checkpoint_interval_ms": 50, "steps": [{"type": "processor", "instance": "stamp"}], "outputs": [{"topic": "stamp.out"}]}' "$API/v1/pipelines/stamped")" 201
+curl -s -o /dev/null -X POST -d '{"record": {"payload": "{\"a\":1}"}}' "$API/v1/topics/stamp.in/records"
+check "records pass through the processor instance" wait_payloads 10 stamp.out '{"a":1}'
+check "...which stamped them" equals "$(header stamp.out 0 stamped-by)" stamp
+check "PUT naming a missing instance is 201 (instances are looked up while running)" equals \
+    "$(status -X PUT -d '{"inputs": ["ghost.in"], "steps": [{"type": "processor", "instance": "ghost"}], "outputs": [{"topic": "ghost.out"}]}' "$API/v1/pipelines/ghost")" 201
+curl -s -o /dev/null -X POST -d '{"record": {"payload": "{\"a\":1}"}}' "$API/v1/topics/ghost.in/records"
+waits_for_ghost() { [ "$(pipeline_field ghost "['status'].get('last_error', '')")" = "no instance named 'ghost' (processor instances: stamp); the pipeline waits until it exists" ]; }
+check "...it waits, saying why in last_error" wait_for 10 waits_for_ghost
+check "...and dead-letters nothing" equals "$(pipeline_field ghost "['status']['dead_lettered']"):$(payloads dlq.pipeline.ghost)" "0:"
+check "an invalid instance name is 422 problem" contains \
+    "$(problem -X PUT -d '{"inputs": ["a"], "steps": [{"type": "processor", "instance": "Bad Name"}], "outputs": [{"topic": "b"}]}' "$API/v1/pipelines/x")" "^422 problem: .*not a valid instance name"
+curl -s -o /dev/null -X DELETE "$API/v1/pipelines/stamped"
+curl -s -o /dev/null -X DELETE "$API/v1/pipelines/ghost"
 
 # --- validation ---
 bad_expression='{"name": "v", "inputs": ["a"], "steps": [{"type": "filter", "where": "amount >> 3"}], "outputs": [{"topic": "b"}]}'

@@ -108,7 +108,10 @@ public final class PipelineRunner: @unchecked Sendable {
             let records = try readInputs()
             for record in records { try handle(record) }
             let now = ContinuousClock.now
-            if dirty && (records.isEmpty || now - lastCheckpoint >= interval || outbox.count + pendingPoints.count >= 10_000) {
+            // Idle with outputs waiting: checkpoint now, so results are not held back. Otherwise
+            // (only offsets and state moved) the interval is soon enough.
+            let outputsWaiting = !outbox.isEmpty || !pendingPoints.isEmpty || !pendingKeyValues.isEmpty
+            if dirty && ((records.isEmpty && outputsWaiting) || now - lastCheckpoint >= interval || outbox.count + pendingPoints.count >= 10_000) {
                 try commitCheckpoint()
                 lastCheckpoint = now
             }

@@ -155,6 +155,9 @@ final class GroupTable {
     private(set) var keys: [[UInt8]] = []
     /// Each group's values (raw JSON), in `group_by` order.
     private(set) var values: [[[UInt8]]] = []
+    /// The key of a group's result records: a single string value without its quotes (`0xab…`),
+    /// otherwise the group's key (values' JSON joined by 0x1F).
+    private(set) var recordKeys: [[UInt8]] = []
 
     func intern(_ key: [UInt8], _ ranges: [Range<Int>]) -> Int32 {
         let hash = key.withUnsafeBytes { StableHash.hash64($0) }
@@ -166,6 +169,11 @@ final class GroupTable {
         let id = Int32(keys.count)
         keys.append(key)
         values.append(ranges.map { Array(key[$0]) })
+        if ranges.count == 1, key.count >= 2, key.first == 0x22, key.last == 0x22, !key.contains(0x5C) {
+            recordKeys.append(Array(key.dropFirst().dropLast()))
+        } else {
+            recordKeys.append(key)
+        }
         nextWithSameHash.append(firstByHash[hash] ?? -1)
         firstByHash[hash] = id
         return id

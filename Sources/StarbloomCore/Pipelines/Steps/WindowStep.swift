@@ -283,7 +283,7 @@ final class WindowStep: PipelineStep {
         writer.key("revision")
         writer.integer(window.revision)
         writer.endObject()
-        return PipelineEvent(key: groupBytes(key.group), payload: writer.bytes,
+        return PipelineEvent(key: extractor.groups.recordKeys[Int(key.group)], payload: writer.bytes,
                              headers: [QueueRecord.Header(name: PipelineHeaders.revision, value: Array(String(window.revision).utf8))],
                              eventTimeNs: key.start, isRevert: false)
     }
