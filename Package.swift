@@ -16,6 +16,7 @@ let package = Package(
         // that the host finds next to its own executable (see PluginDirectories).
         .library(name: "sbplugin_synthetic_source", type: .dynamic, targets: ["SyntheticSourcePlugin"]),
         .library(name: "sbplugin_swift_stamp", type: .dynamic, targets: ["SwiftStampPlugin"]),
+        .library(name: "sbplugin_sim_chain", type: .dynamic, targets: ["SimChainPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -134,6 +135,17 @@ let package = Package(
             exclude: ["README.md", "sample.toml"],
             swiftSettings: strictSettings
         ),
+        .target(
+            name: "SimChainPlugin",
+            dependencies: ["CStarbloomABI"],
+            path: "Plugins/sim-chain",
+            exclude: ["README.md", "sample.toml"],
+            sources: ["sim_chain.c"],
+            publicHeadersPath: ".",
+            cSettings: [.unsafeFlags(["-fvisibility=hidden", "-O2"])]
+        ),
+        // Pure-Swift EVM ABI decoding (keccak-256, event ABIs, log decoding) for Plugins/evm-decode.
+        .target(name: "EVMABI", path: "Sources/EVMABI", swiftSettings: strictSettings),
         .testTarget(
             name: "StarbloomCoreTests",
             dependencies: ["StarbloomCore"],
@@ -150,5 +162,6 @@ let package = Package(
             path: "Tests/StarbloomAPITests",
             swiftSettings: strictSettings
         ),
+        .testTarget(name: "EVMABITests", dependencies: ["EVMABI"], path: "Tests/EVMABITests"),
     ]
 )

@@ -8,19 +8,20 @@
 public struct EventDecoder: Sendable {
     /// Every event known, in selection order (given events first, then the built-ins).
     public let events: [EventABI]
-    private let byTopic0: [Word256: [EventABI]]
-    private let anonymousEvents: [EventABI]
+    private let byTopic0: [Word256: [CompiledEvent]]
+    private let anonymousEvents: [CompiledEvent]
 
     public init(events: [EventABI] = [], includeBuiltins: Bool = true) {
         let all = events + (includeBuiltins ? EventABI.builtins : [])
         self.events = all
-        var byTopic0: [Word256: [EventABI]] = [:]
-        var anonymousEvents: [EventABI] = []
+        var byTopic0: [Word256: [CompiledEvent]] = [:]
+        var anonymousEvents: [CompiledEvent] = []
         for event in all {
+            let compiled = CompiledEvent(event)
             if event.anonymous {
-                anonymousEvents.append(event)
+                anonymousEvents.append(compiled)
             } else {
-                byTopic0[Word256(event.topic0, at: 0), default: []].append(event)
+                byTopic0[Word256(event.topic0, at: 0), default: []].append(compiled)
             }
         }
         self.byTopic0 = byTopic0
@@ -47,31 +48,30 @@ public struct EventDecoder: Sendable {
             throw DecodeError(.topicSize, "topic \(index) has \(topic.count) bytes, not 32")
         }
         var firstError: DecodeError?
-        var topicMatched: EventABI?
+        var topicMatched: [CompiledEvent] = []
         if let first = topics.first, let candidates = byTopic0[Word256(first, at: 0)] {
-            topicMatched = candidates[0]
-            for event in candidates where event.topicCount == topics.count {
+            topicMatched = candidates
+            for compiled in candidates where compiled.topicCount == topics.count {
                 do {
-                    try EventDecoder.decode(event, topics: topics, data: data, into: &writer)
-                    return event
+                    try EventDecoder.decode(compiled, topics: topics, data: data, into: &writer)
+                    return compiled.event
                 } catch {
                     if firstError == nil { firstError = error }
                 }
             }
         }
-        for event in anonymousEvents where event.topicCount == topics.count {
+        for compiled in anonymousEvents where compiled.topicCount == topics.count {
             do {
-                try EventDecoder.decode(event, topics: topics, data: data, into: &writer)
-                return event
+                try EventDecoder.decode(compiled, topics: topics, data: data, into: &writer)
+                return compiled.event
             } catch {
                 if firstError == nil { firstError = error }
             }
         }
         if let firstError { throw firstError }
-        if let topicMatched {
-            let counts = (byTopic0[Word256(topics[0], at: 0)] ?? []).map(\.topicCount)
-            let expected = Array(Set(counts)).sorted().map(String.init).joined(separator: " or ")
-            throw DecodeError(.topicCount, event: topicMatched.name,
+        if let matched = topicMatched.first {
+            let expected = Array(Set(topicMatched.map(\.topicCount))).sorted().map(String.init).joined(separator: " or ")
+            throw DecodeError(.topicCount, event: matched.event.name,
                               "log has \(topics.count) topics, expected \(expected)")
         }
         if topics.isEmpty {
@@ -84,34 +84,30 @@ public struct EventDecoder: Sendable {
 
     /// Decodes a log as `event`, appending the JSON object to `writer`; on error `writer` is
     /// restored.
-    static func decode(_ event: EventABI, topics: [[UInt8]], data: [UInt8], into writer: inout JSONWriter) throws(DecodeError) {
+    static func decode(_ compiled: CompiledEvent, topics: [[UInt8]], data: [UInt8], into writer: inout JSONWriter) throws(DecodeError) {
         let start = writer.bytes.count
         do {
-            try decodeUnchecked(event, topics: topics, data: data, into: &writer)
+            try decodeUnchecked(compiled, topics: topics, data: data, into: &writer)
         } catch {
             writer.bytes.removeSubrange(start...)
             var located = error
-            located.event = event.name
+            located.event = compiled.event.name
             throw located
         }
     }
 
-    private static func decodeUnchecked(_ event: EventABI, topics: [[UInt8]], data: [UInt8], into writer: inout JSONWriter) throws(DecodeError) {
-        guard topics.count == event.topicCount else {
-            throw DecodeError(.topicCount, "log has \(topics.count) topics, expected \(event.topicCount)")
+    private static func decodeUnchecked(_ compiled: CompiledEvent, topics: [[UInt8]], data: [UInt8], into writer: inout JSONWriter) throws(DecodeError) {
+        let event = compiled.event
+        guard topics.count == compiled.topicCount else {
+            throw DecodeError(.topicCount, "log has \(topics.count) topics, expected \(compiled.topicCount)")
         }
         var decoding = LogDecoding(data: data)
-        writer.raw("{\"event\":")
-        writer.string(event.name)
-        writer.raw(",\"signature\":")
-        writer.string(event.signature)
-        writer.raw(",\"args\":{")
+        writer.bytes.append(contentsOf: compiled.header)
         var topicIndex = event.anonymous ? 0 : 1
         var head = 0
         for (index, input) in event.inputs.enumerated() {
             let name = event.argumentNames[index]
-            if index > 0 { writer.raw(",") }
-            writer.key(name)
+            writer.bytes.append(contentsOf: compiled.keys[index])
             do {
                 if input.indexed {
                     let topic = topics[topicIndex]
@@ -131,6 +127,34 @@ public struct EventDecoder: Sendable {
             }
         }
         writer.raw("}}")
+    }
+}
+
+/// An event with the constant parts of its JSON output prepared.
+struct CompiledEvent: Sendable {
+    let event: EventABI
+    let topicCount: Int
+    /// `{"event":"…","signature":"…","args":{`
+    let header: [UInt8]
+    /// `"name":`, with a leading comma after the first.
+    let keys: [[UInt8]]
+
+    init(_ event: EventABI) {
+        self.event = event
+        topicCount = event.topicCount
+        var writer = JSONWriter()
+        writer.raw("{\"event\":")
+        writer.string(event.name)
+        writer.raw(",\"signature\":")
+        writer.string(event.signature)
+        writer.raw(",\"args\":{")
+        header = writer.bytes
+        keys = event.argumentNames.enumerated().map { index, name in
+            var key = JSONWriter()
+            if index > 0 { key.raw(",") }
+            key.key(name)
+            return key.bytes
+        }
     }
 }
 

@@ -32,41 +32,56 @@ public struct JSONWriter: Sendable {
     }
 
     /// Appends `"0x…"` with lowercase hex digits.
-    public mutating func hexString<C: Collection>(_ value: C) where C.Element == UInt8 {
+    public mutating func hexString(_ value: [UInt8]) {
+        hexString(value, from: 0, count: value.count)
+    }
+
+    /// Appends `"0x…"` for `count` bytes of `value` from `start` (the caller checks the range).
+    mutating func hexString(_ value: [UInt8], from start: Int, count: Int) {
+        precondition(start >= 0 && count >= 0 && start <= value.count - count)
+        bytes.reserveCapacity(bytes.count + 2 * count + 4)
         bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: "0"))
         bytes.append(UInt8(ascii: "x"))
-        for byte in value {
-            bytes.append(JSONWriter.hexDigits[Int(byte >> 4)])
-            bytes.append(JSONWriter.hexDigits[Int(byte & 0x0f)])
+        value.withUnsafeBufferPointer { buffer in
+            for index in start..<(start + count) {
+                let byte = buffer[index]
+                bytes.append(JSONWriter.hexDigit(byte >> 4))
+                bytes.append(JSONWriter.hexDigit(byte & 0x0f))
+            }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    @inline(__always)
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble
     }
 
     /// Appends the decimal digits of `value` (no quotes).
     public mutating func decimal(_ value: UInt64) {
-        if value == 0 {
-            bytes.append(UInt8(ascii: "0"))
-            return
+        var digits = 1
+        var scale: UInt64 = 10
+        while digits < 20 && value >= scale {
+            digits += 1
+            if digits < 20 { scale *= 10 }
         }
-        let start = bytes.count
-        var remaining = value
-        while remaining > 0 {
-            bytes.append(UInt8(ascii: "0") + UInt8(remaining % 10))
-            remaining /= 10
-        }
-        bytes[start...].reverse()
+        decimal(value, width: digits)
     }
 
-    /// Appends exactly `width` decimal digits of `value`, zero-padded on the left.
+    /// Appends exactly `width` (at most 20) decimal digits of `value`, zero-padded on the left.
     mutating func decimal(_ value: UInt64, width: Int) {
-        let start = bytes.count
+        var digits = InlineArray<20, UInt8>(repeating: UInt8(ascii: "0"))
         var remaining = value
-        for _ in 0..<width {
-            bytes.append(UInt8(ascii: "0") + UInt8(remaining % 10))
+        var index = 19
+        while remaining > 0 && index >= 0 {
+            digits[index] = UInt8(ascii: "0") + UInt8(remaining % 10)
             remaining /= 10
+            index -= 1
         }
-        bytes[start...].reverse()
+        for position in (20 - width)..<20 {
+            bytes.append(digits[position])
+        }
     }
 
     mutating func appendEscaped(_ utf8: UnsafeBufferPointer<UInt8>) {
@@ -83,14 +98,12 @@ public struct JSONWriter: Sendable {
             case 0x00..<0x20, 0x7f:
                 bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "u"))
                 bytes.append(UInt8(ascii: "0")); bytes.append(UInt8(ascii: "0"))
-                bytes.append(JSONWriter.hexDigits[Int(byte >> 4)])
-                bytes.append(JSONWriter.hexDigits[Int(byte & 0x0f)])
+                bytes.append(JSONWriter.hexDigit(byte >> 4))
+                bytes.append(JSONWriter.hexDigit(byte & 0x0f))
             default:
                 bytes.append(byte)
             }
         }
         bytes.append(UInt8(ascii: "\""))
     }
-
-    static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

@@ -54,7 +54,7 @@ struct LogDecoding {
                 let text = String(decoding: data[start..<(start + length)], as: UTF8.self)
                 writer.string(text)
             } else {
-                writer.hexString(data[start..<(start + length)])
+                writer.hexString(data, from: start, count: length)
             }
 
         case .array(let element, let count):
@@ -141,7 +141,7 @@ struct LogDecoding {
             guard zero(offset..<(offset + 12)) else {
                 throw DecodeError(.nonCanonical, "address has non-zero bytes in its 12-byte padding")
             }
-            writer.hexString(bytes[(offset + 12)..<(offset + 32)])
+            writer.hexString(bytes, from: offset + 12, count: 20)
         case .bool:
             guard zero(offset..<(offset + 31)), bytes[offset + 31] <= 1 else {
                 throw DecodeError(.nonCanonical, "bool is neither 0 nor 1")
@@ -167,12 +167,12 @@ struct LogDecoding {
             guard zero((offset + size)..<(offset + 32)) else {
                 throw DecodeError(.nonCanonical, "bytes\(size) has non-zero bytes after its \(size)")
             }
-            writer.hexString(bytes[offset..<(offset + size)])
+            writer.hexString(bytes, from: offset, count: size)
         case .function:
             guard zero((offset + 24)..<(offset + 32)) else {
                 throw DecodeError(.nonCanonical, "function has non-zero bytes after its 24")
             }
-            writer.hexString(bytes[offset..<(offset + 24)])
+            writer.hexString(bytes, from: offset, count: 24)
         case .bytes, .string, .array, .tuple:
             preconditionFailure("writeWord called with a reference type")
         }

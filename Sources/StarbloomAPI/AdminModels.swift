@@ -90,4 +90,6 @@ struct RecordPage: Codable {
 struct Readiness: Codable {
     let ready: Bool
     let instances: [String: String]
+    /// Each pipeline's state (starting, running, failed, stopped).
+    let pipelines: [String: String]
 }

@@ -32,7 +32,14 @@ public enum AdminRoutes {
                 states[status.name] = status.state.rawValue
                 if status.state != .running && status.state != .degraded { ready = false }
             }
-            var response = try json(Readiness(ready: ready, instances: states))
+            // A pipeline waiting after an error (its last_error says why) makes the host not ready.
+            var pipelines: [String: String] = [:]
+            for runner in host.pipelines?.all ?? [] {
+                let status = runner.status
+                pipelines[runner.definition.name] = status.state
+                if status.state == "failed" { ready = false }
+            }
+            var response = try json(Readiness(ready: ready, instances: states, pipelines: pipelines))
             if !ready { response.status = .serviceUnavailable }
             return response
         }

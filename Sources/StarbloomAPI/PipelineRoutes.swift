@@ -15,12 +15,12 @@ enum PipelineRoutes {
             return jsonResponse(.ok, "{\"valid\":true,\"name\":" + quoted(definition.name) + ",\"steps\":\(definition.steps.count),\"outputs\":\(definition.outputs.count)}")
         }
         router.get("/v1/pipelines/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pipelineName(context)
             guard let runner = try manager(host).pipeline(named: name) else { throw Problem.notFound("pipeline '\(name)' does not exist") }
             return jsonResponse(.ok, describe(runner))
         }
         router.put("/v1/pipelines/:name") { request, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pipelineName(context)
             let manager = try manager(host)
             let definition = try await parse(request, name: name)
             let created = try await AdminRoutes.offload { () throws(StoreError) -> Bool in try manager.apply(definition) }
@@ -28,7 +28,7 @@ enum PipelineRoutes {
             return jsonResponse(created ? .created : .ok, describe(runner))
         }
         router.delete("/v1/pipelines/:name") { _, context -> Response in
-            let name = try context.parameters.require("name")
+            let name = try pipelineName(context)
             let manager = try manager(host)
             let removed: Bool
             do throws(StoreError) {
@@ -39,6 +39,12 @@ enum PipelineRoutes {
             guard removed else { throw Problem.notFound("pipeline '\(name)' does not exist") }
             return Response(status: .noContent)
         }
+    }
+
+    /// The `{name}` path segment, percent-decoded.
+    private static func pipelineName(_ context: StarbloomRequestContext) throws -> String {
+        let raw = try context.parameters.require("name")
+        return raw.removingPercentEncoding ?? raw
     }
 
     private static func manager(_ host: StarbloomHost) throws -> PipelineManager {

@@ -59,7 +59,7 @@ extension Starbloom {
                 do {
                     configuration = try HostConfiguration.load(file: file)
                 } catch {
-                    throw CleanExit.message("error: \(error.description)")
+                    throw ServeError(message: error.description)
                 }
                 logger.info("configuration loaded", metadata: ["file": "\(file)"])
             } else {

@@ -119,6 +119,7 @@ result0='{"token":"USDC","window_start":0,"window_end":10,"transfers":2,"volume"
 result1='{"token":"USDC","window_start":0,"window_end":10,"transfers":1,"volume":"1000000000000000000000","revision":1}'
 check "the window result, then its correction after the revert" wait_payloads 10 trades.out "$result0
 $result1"
+check "results are keyed by their group value" equals "$(curl -s "$API/v1/topics/trades.out/records" | json "[r['key'] for r in d['records']]")" "['USDC', 'USDC']"
 check "the result has starbloom-revision 0" equals "$(header trades.out 0 starbloom-revision)" 0
 check "the correction has starbloom-revision 1" equals "$(header trades.out 1 starbloom-revision)" 1
 check "the correction carries the result it replaces" equals "$(header trades.out 1 starbloom-previous-result)" "$result0"

@@ -2278,13 +2278,20 @@ enum OpenAPIDocument {
     "type": "object",
     "required": [
      "ready",
-     "instances"
+     "instances",
+     "pipelines"
     ],
     "properties": {
      "ready": {
       "type": "boolean"
      },
      "instances": {
+      "type": "object",
+      "additionalProperties": {
+       "type": "string"
+      }
+     },
+     "pipelines": {
       "type": "object",
       "additionalProperties": {
        "type": "string"
@@ -3003,7 +3010,8 @@ enum OpenAPIDocument {
           "map",
           "enrich",
           "dedupe",
-          "window"
+          "window",
+          "processor"
          ]
         }
        }

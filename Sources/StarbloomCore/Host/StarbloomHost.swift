@@ -195,6 +195,33 @@ public final class StarbloomHost: @unchecked Sendable {
         for topic in services.queue.topics() {
             out += "starbloom_queue_topic_next_offset\(MetricsRegistry.render([("topic", topic.name)])) \(topic.nextOffset)\n"
         }
+        if let pipelines { out += Self.renderPipelineMetrics(pipelines.all) }
+        return out
+    }
+
+    /// Per pipeline: records processed, results emitted, dead-lettered and late records, checkpoints,
+    /// restarts, whether it runs, and how far behind its inputs it is.
+    static func renderPipelineMetrics(_ runners: [PipelineRunner]) -> String {
+        let counters: [(name: String, help: String, value: (PipelineStatus) -> UInt64)] = [
+            ("starbloom_pipeline_processed_total", "Input records a pipeline processed.", { $0.processed }),
+            ("starbloom_pipeline_emitted_total", "Results a pipeline sent to its outputs.", { $0.emitted }),
+            ("starbloom_pipeline_dead_lettered_total", "Records a pipeline sent to its dead-letter topic.", { $0.deadLettered }),
+            ("starbloom_pipeline_late_total", "Records a pipeline sent to a late topic.", { $0.late }),
+            ("starbloom_pipeline_checkpoints_total", "Checkpoints a pipeline committed.", { $0.checkpoints }),
+            ("starbloom_pipeline_restarts_total", "Times a pipeline restarted from its checkpoint after an error.", { $0.restarts }),
+        ]
+        let statuses = runners.map { ($0.definition.name, $0.status) }
+        var out = ""
+        for counter in counters {
+            out += "# HELP \(counter.name) \(counter.help)\n# TYPE \(counter.name) counter\n"
+            for (name, status) in statuses {
+                out += "\(counter.name)\(MetricsRegistry.render([("pipeline", name)])) \(counter.value(status))\n"
+            }
+        }
+        out += "# HELP starbloom_pipeline_running 1 while a pipeline runs, 0 while it waits after an error or is stopped.\n# TYPE starbloom_pipeline_running gauge\n"
+        for (name, status) in statuses {
+            out += "starbloom_pipeline_running\(MetricsRegistry.render([("pipeline", name)])) \(status.state == "running" ? 1 : 0)\n"
+        }
         return out
     }
 }

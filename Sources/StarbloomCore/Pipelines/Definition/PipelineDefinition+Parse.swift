@@ -159,7 +159,9 @@ extension PipelineDefinition {
             throw PipelineConfigError("\(location): 'aggregates' is required, such as { transfers = \"count\", volume = \"sum(amount)\" }")
         }
         var aggregates: [AggregateDefinition] = []
-        for (name, value) in aggregateTable.entries {
+        // In name order: a JSON body does not keep key order, and a definition must mean the same
+        // (same result fields, same checkpoint layout) whichever way it arrived.
+        for (name, value) in aggregateTable.entries.sorted(by: { $0.key < $1.key }) {
             guard let text = value.stringValue else { throw PipelineConfigError("\(location): aggregates.\(name) must be a string such as \"sum(amount)\"") }
             aggregates.append(try parseAggregate(name: name, text: text, location: "\(location): aggregates.\(name)"))
         }
@@ -205,7 +207,14 @@ extension PipelineDefinition {
             guard let values = try reader.stringList("values"), !values.isEmpty else {
                 throw PipelineConfigError("\(location): 'values' must list the numeric fields to store, such as [\"transfers\", \"volume\"]")
             }
-            output = .series(metric: metric, values: values, tags: try reader.stringList("tags") ?? [], time: try reader.string("time") ?? "window_start")
+            var time: (field: Expression, unitNs: Int64)?
+            if let field = try reader.string("time") {
+                let unitText = try reader.string("time_unit") ?? "s"
+                let units: [String: Int64] = ["s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1]
+                guard let unit = units[unitText] else { throw PipelineConfigError("\(location): time_unit must be s, ms, us or ns, got \"\(unitText)\"") }
+                time = (try reader.expression(field, key: "time"), unit)
+            }
+            output = .series(metric: metric, values: values, tags: try reader.stringList("tags") ?? [], time: time)
         } else if let namespace = try reader.string("kv") {
             guard !namespace.isEmpty else { throw PipelineConfigError("\(location): 'kv' must name a namespace") }
             guard let keyText = try reader.string("key") else { throw PipelineConfigError("\(location): a kv output needs 'key' (an expression)") }

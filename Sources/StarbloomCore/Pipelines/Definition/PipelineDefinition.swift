@@ -91,8 +91,9 @@ public struct PipelineDefinition: Sendable {
 
     public enum OutputDefinition: Sendable {
         case topic(String)
-        /// One metric per listed field: `<metric>.<field>`, tagged with `tags` fields, at `time` (window start by default).
-        case series(metric: String, values: [String], tags: [String], time: String)
+        /// One metric per listed field: `<metric>.<field>`, tagged with `tags` fields, at the record's
+        /// event time (a window result's: its start) or at the `time` field read in `time_unit`.
+        case series(metric: String, values: [String], tags: [String], time: (field: Expression, unitNs: Int64)?)
         /// The whole output record stored under the key expression's value.
         case keyValue(namespace: String, key: Expression)
     }

@@ -15,13 +15,16 @@ struct PipelineCheckpoint {
     var scanStarts: [Position: UInt64] = [:]
     /// Each step's state, in step order.
     var stepStates: [[UInt8]] = []
+    /// A hash of the steps' definition when the states were saved (0: unknown, format 1).
+    var stepsFingerprint: UInt64 = 0
 
-    static let formatVersion: UInt64 = 1
+    static let formatVersion: UInt64 = 2
 
     func encoded() -> [UInt8] {
         var writer = StateWriter()
         writer.varint(Self.formatVersion)
         writer.varint(nextSequence)
+        writer.varint(stepsFingerprint)
         for map in [offsets, scanStarts] {
             writer.varint(UInt64(map.count))
             for (position, offset) in map.sorted(by: { $0.key < $1.key }) {
@@ -36,9 +39,10 @@ struct PipelineCheckpoint {
     static func decode(_ bytes: [UInt8]) throws(StateDecodingError) -> PipelineCheckpoint {
         var reader = StateReader(bytes)
         let version = try reader.varint()
-        guard version == formatVersion else { throw StateDecodingError(message: "format \(version) is not known to this version of Starbloom") }
+        guard version == 1 || version == formatVersion else { throw StateDecodingError(message: "format \(version) is not known to this version of Starbloom") }
         var checkpoint = PipelineCheckpoint()
         checkpoint.nextSequence = try reader.varint()
+        if version >= 2 { checkpoint.stepsFingerprint = try reader.varint() }
         for index in 0..<2 {
             var map: [Position: UInt64] = [:]
             for _ in 0..<(try reader.count()) {

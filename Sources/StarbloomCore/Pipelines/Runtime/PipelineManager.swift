@@ -54,10 +54,8 @@ public final class PipelineManager: Sendable {
         changes.lock()
         defer { changes.unlock() }
         let old = runners.withLock { $0[definition.name] }
-        if let old {
-            old.stop()
-            if Self.stepsKey(old.definition) != Self.stepsKey(definition) { try resetSteps(of: definition.name) }
-        }
+        // The new runner notices changed steps itself (the checkpoint records their fingerprint).
+        old?.stop()
         if persist { try store.saveDefinition(name: definition.name, definition: String(decoding: definition.sourceJSON, as: UTF8.self)) }
         let runner = PipelineRunner(definition: definition, queue: queue, store: store, series: series, keyValues: keyValues,
                                     instances: instances, logger: logger)
@@ -94,21 +92,5 @@ public final class PipelineManager: Sendable {
             return Array(current.values)
         }
         for runner in all { runner.stop() }
-    }
-
-    /// Keeps the input offsets and delivered outputs but drops the step states (the runner starts
-    /// them empty when a checkpoint holds none).
-    private func resetSteps(of name: String) throws(StoreError) {
-        guard let bytes = try store.checkpoint(name: name) else { return }
-        guard var checkpoint = try? PipelineCheckpoint.decode(bytes) else {
-            try store.resetState(name: name)
-            return
-        }
-        checkpoint.stepStates = []
-        try store.commit(name: name, checkpoint: checkpoint.encoded(), outbox: [], keyValues: [], delivered: nil)
-    }
-
-    private static func stepsKey(_ definition: PipelineDefinition) -> [UInt8] {
-        PipelineDefinition.canonicalJSON(definition.source["steps"] ?? .array([]))
     }
 }

@@ -55,6 +55,12 @@ public final class PipelineRunner: @unchecked Sendable {
 
     public var status: PipelineStatus { statusLock.withLock { $0 } }
 
+    /// Identifies the steps' definition (key order aside): state saved under other steps is not loaded.
+    private var stepsFingerprint: UInt64 {
+        let hash = PipelineDefinition.canonicalJSON(definition.source["steps"] ?? .array([])).withUnsafeBytes { StableHash.hash64($0) }
+        return hash == 0 ? 1 : hash
+    }
+
     public func start() {
         statusLock.withLock { $0.state = "starting" }
         let thread = Thread { [self] in
@@ -78,13 +84,17 @@ public final class PipelineRunner: @unchecked Sendable {
     private func run() {
         var backoff = 0.5
         while !stopping {
+            let processedBefore = counters.processed
             do {
                 try recover()
-                statusLock.withLock { $0.state = "running"; $0.lastError = nil }
-                backoff = 0.5
+                statusLock.withLock { $0.state = "running" }
                 try loop()
                 try commitCheckpoint() // stopping: keep what was processed
             } catch {
+                // A failure right after recovery (a processor instance still missing) keeps backing
+                // off; one after real progress starts again from the shortest wait.
+                if counters.processed > processedBefore { backoff = 0.5 }
+                clearErrorOnProgress = true
                 let message = "\(error)"
                 logger("pipeline '\(definition.name)': \(message); restarting from its last checkpoint in \(backoff) s")
                 statusLock.withLock { $0.state = "failed"; $0.lastError = message; $0.restarts += 1 }
@@ -162,6 +172,8 @@ public final class PipelineRunner: @unchecked Sendable {
     /// each checkpoint (a lock per record would cost more than some steps).
     private var counters = (processed: UInt64(0), emitted: UInt64(0), deadLettered: UInt64(0), late: UInt64(0))
     private var stageEvents: [PipelineEvent] = []
+    /// Set after a failure: the first record processed afterwards clears `last_error`.
+    private var clearErrorOnProgress = false
     private var stepOutput = StepOutput()
 
     private func publishCounters() {
@@ -203,6 +215,10 @@ public final class PipelineRunner: @unchecked Sendable {
         }
         for event in stageEvents { try emit(event, source: record) }
         counters.processed += 1
+        if clearErrorOnProgress {
+            clearErrorOnProgress = false
+            statusLock.withLock { $0.lastError = nil }
+        }
         if counters.processed % 1_024 == 0 { publishCounters() }
     }
 
@@ -223,9 +239,17 @@ public final class PipelineRunner: @unchecked Sendable {
                     headers.append(QueueRecord.Header(name: PipelineHeaders.revert, value: [0x31]))
                 }
                 append(.record(topic: name, key: event.key, payload: event.payload, headers: headers, eventTimeNs: event.eventTimeNs))
-            case .series(let metric, let values, let tags, _):
+            case .series(let metric, let values, let tags, let time):
                 do throws(StepFailure) {
                     try outputIndex.load(event)
+                    var timestamp = event.eventTimeNs
+                    if let time {
+                        guard case .integer(false, let units) = try outputIndex.value(time.field, of: event), units.w1 == 0, units.w2 == 0, units.w3 == 0,
+                              units.w0 <= UInt64(Int64.max) / UInt64(time.unitNs) else {
+                            throw StepFailure("time \(time.field.text) is not a non-negative integer in range")
+                        }
+                        timestamp = Int64(units.w0) * time.unitNs
+                    }
                     var tagValues: [String: String] = [:]
                     for tag in tags {
                         let value = try outputIndex.value(try Self.path(tag), of: event)
@@ -237,7 +261,7 @@ public final class PipelineRunner: @unchecked Sendable {
                         guard var number = try Self.number(try outputIndex.value(try Self.path(field), of: event)) else { continue }
                         if let previous, let before = try Self.number(Self.value(field, in: previous)) { number -= before }
                         if event.isRevert { number = -number }
-                        pendingPoints.append(TimeSeriesPoint(metric: "\(metric).\(field)", tags: tagValues, timestampNs: event.eventTimeNs, value: number))
+                        pendingPoints.append(TimeSeriesPoint(metric: "\(metric).\(field)", tags: tagValues, timestampNs: timestamp, value: number))
                     }
                     dirty = true
                 } catch {
@@ -363,14 +387,18 @@ public final class PipelineRunner: @unchecked Sendable {
         dirty = false
         guard let bytes = try store.checkpoint(name: definition.name) else {
             checkpoint = PipelineCheckpoint()
+            checkpoint.stepsFingerprint = stepsFingerprint
             return
         }
         checkpoint = try PipelineCheckpoint.decode(bytes)
-        if checkpoint.stepStates.isEmpty && !steps.isEmpty {
-            // The steps changed (PipelineManager.apply): they start empty; offsets carry over.
+        if checkpoint.stepsFingerprint != stepsFingerprint || checkpoint.stepStates.count != steps.count {
+            // The steps changed (over the API, or in starbloom.toml between two runs): their state
+            // starts empty; input offsets and undelivered outputs carry over.
+            if checkpoint.stepsFingerprint != 0 || !checkpoint.stepStates.isEmpty {
+                logger("pipeline '\(definition.name)': its steps changed since the last checkpoint; windows and dedupe keys start empty, inputs continue where they were")
+            }
             checkpoint.stepStates = Array(repeating: [], count: steps.count)
-        } else if checkpoint.stepStates.count != steps.count {
-            throw StateDecodingError(message: "it holds \(checkpoint.stepStates.count) step states for \(steps.count) steps")
+            checkpoint.stepsFingerprint = stepsFingerprint
         }
         for (step, state) in zip(steps, checkpoint.stepStates) where !state.isEmpty {
             var reader = StateReader(state)

@@ -47,17 +47,6 @@ final class PipelineStore: Sendable {
         }
     }
 
-    /// Drops the checkpoint and outbox only (a changed definition starts its state afresh).
-    func resetState(name: String) throws(StoreError) {
-        try state.write { connection, _ in
-            for table in ["pipeline_checkpoints", "pipeline_outbox"] {
-                let statement = try connection.statement("DELETE FROM \(table) WHERE name = ?1")
-                try statement.bind(1, name)
-                try statement.run()
-            }
-        }
-    }
-
     // MARK: Checkpoints and outbox
 
     func checkpoint(name: String) throws(StoreError) -> [UInt8]? {

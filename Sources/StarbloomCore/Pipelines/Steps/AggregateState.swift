@@ -103,7 +103,9 @@ struct ExactSum: Equatable {
     /// Exact sums are JSON strings of digits (token amounts exceed what JSON numbers carry safely);
     /// sums with fractional terms are numbers.
     func write(to writer: inout JSONWriter) {
-        if isExact {
+        if overflowed {
+            writer.null() // past 2^256-1 in magnitude at some point: no exact answer to give
+        } else if isExact {
             var digits: [UInt8] = negative ? [UInt8(ascii: "-")] : []
             magnitude.appendDecimal(to: &digits)
             digits.withUnsafeBytes { writer.string(utf8: $0) }
