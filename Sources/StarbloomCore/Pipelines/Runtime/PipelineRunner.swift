@@ -36,7 +36,7 @@ public final class PipelineRunner: @unchecked Sendable {
     private var dirty = false
     /// Shared by the steps and the outputs (see `PayloadIndex`).
     private var outputIndex = PayloadIndex()
-    private var ownTopics: Set<String> = []
+    private let ownTopics: Set<String>
 
     init(definition: PipelineDefinition, queue: any MessageQueue, store: PipelineStore, series: SQLiteTimeSeriesStore?,
          keyValues: any KeyValueStore, instances: PipelineInstances = .none, logger: @escaping @Sendable (String) -> Void) {
@@ -112,58 +112,33 @@ public final class PipelineRunner: @unchecked Sendable {
     private func loop() throws {
         var lastCheckpoint = ContinuousClock.now
         let interval = Duration.milliseconds(definition.checkpointIntervalMs)
-        var idleWait = 1
+        let reader = PipelineReader(queue: queue, definition: definition, ownTopics: ownTopics, offsets: checkpoint.offsets)
+        reader.start()
+        defer { reader.stop() }
         while !stopping {
-            let seen = queue.appendSignal.version
-            let records = try readInputs()
-            for record in records { try handle(record) }
+            var processed = 0
+            if let next = reader.next(timeout: 0.01) {
+                let batch = try next.get()
+                for (position, offset) in batch.started where checkpoint.offsets[position] == nil {
+                    checkpoint.offsets[position] = offset
+                    dirty = true
+                }
+                for (record, event) in zip(batch.records, batch.events) { try handle(record, event) }
+                // Offsets move once per batch: a failure inside it restarts from the stored
+                // checkpoint, which never saw this batch.
+                for (position, offset) in batch.ends { checkpoint.offsets[position] = offset }
+                if !batch.ends.isEmpty { dirty = true }
+                processed = batch.records.count
+            }
             let now = ContinuousClock.now
             // Idle with outputs waiting: checkpoint now, so results are not held back. Otherwise
             // (only offsets and state moved) the interval is soon enough.
             let outputsWaiting = !outbox.isEmpty || !pendingPoints.isEmpty || !pendingKeyValues.isEmpty
-            if dirty && ((records.isEmpty && outputsWaiting) || now - lastCheckpoint >= interval || outbox.count + pendingPoints.count >= 10_000) {
+            if dirty && ((processed == 0 && outputsWaiting) || now - lastCheckpoint >= interval || outbox.count + pendingPoints.count >= 10_000) {
                 try commitCheckpoint()
                 lastCheckpoint = now
             }
-            if records.isEmpty {
-                // Idle: sleep until something is appended (polled; at most 50 ms late).
-                var slept = 0
-                while !stopping && queue.appendSignal.version == seen && slept < idleWait {
-                    Thread.sleep(forTimeInterval: 0.001)
-                    slept += 1
-                }
-                idleWait = min(idleWait * 2, 50)
-            } else {
-                idleWait = 1
-            }
         }
-    }
-
-    /// Up to `batch_size` records from the inputs, in a fixed order (topics by name, partitions in
-    /// order), advancing the in-memory offsets.
-    private func readInputs() throws(QueueError) -> [QueueRecord] {
-        var records: [QueueRecord] = []
-        let topics = queue.topics()
-            .filter { topic in !ownTopics.contains(topic.name) && definition.inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) } }
-            .sorted { $0.name < $1.name }
-        for topic in topics {
-            for partition in topic.partitions {
-                let position = PipelineCheckpoint.Position(topic: topic.name, partition: partition.partition)
-                var offset = checkpoint.offsets[position] ?? (definition.startAtLatest ? partition.nextOffset : 0)
-                if checkpoint.offsets[position] == nil {
-                    checkpoint.offsets[position] = offset
-                    dirty = true
-                }
-                offset = max(offset, partition.firstOffset)
-                guard offset < partition.nextOffset, records.count < definition.batchSize else { continue }
-                let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: definition.batchSize - records.count)
-                guard let last = page.last else { continue }
-                checkpoint.offsets[position] = last.offset + 1
-                records.append(contentsOf: page)
-                dirty = true
-            }
-        }
-        return records
     }
 
     // MARK: Processing
@@ -186,9 +161,9 @@ public final class PipelineRunner: @unchecked Sendable {
         }
     }
 
-    private func handle(_ record: QueueRecord) throws {
+    private func handle(_ record: QueueRecord, _ event: PipelineEvent) throws {
         stageEvents.removeAll(keepingCapacity: true)
-        stageEvents.append(PipelineEvent(record))
+        stageEvents.append(event)
         for (index, step) in steps.enumerated() {
             stepOutput.events.removeAll(keepingCapacity: true)
             stepOutput.side.removeAll(keepingCapacity: true)

@@ -13,6 +13,11 @@ final class PayloadIndex {
            indexed.withUnsafeBufferPointer({ a in event.payload.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress } }) {
             return
         }
+        if let prefetched = event.indexedFields {
+            fields = prefetched
+            indexed = event.payload
+            return
+        }
         indexed = nil
         let outcome = event.payload.withUnsafeBytes { bytes -> JSONSyntaxError? in
             do throws(JSONSyntaxError) {

@@ -1,8 +1,13 @@
 /// A record on its way through a pipeline's steps.
-public struct PipelineEvent: Sendable, Equatable {
+public struct PipelineEvent: Sendable {
     public var key: [UInt8]
-    public var payload: [UInt8]
+    public var payload: [UInt8] {
+        didSet { indexedFields = nil }
+    }
     public var headers: [QueueRecord.Header]
+    /// The payload's top-level members when the reader already indexed it (see `PipelineReader`);
+    /// cleared whenever the payload changes.
+    var indexedFields: [JSONField]?
     public var eventTimeNs: Int64
     /// Set by chain connectors (header `starbloom-revert`) when the block that produced the record
     /// was orphaned: the record's earlier contribution must be taken back.

@@ -1,0 +1,146 @@
+import Foundation
+import Synchronization
+
+/// Reads a pipeline's inputs on a second thread, one or two batches ahead of the steps: decoding
+/// records out of the queue and indexing their JSON happen here while the pipeline's thread runs
+/// the previous batch through the steps (a pipeline otherwise uses one core of two).
+///
+/// The reader keeps its own cursor, started from the checkpoint's offsets; the pipeline's thread
+/// advances the checkpoint only as it processes records, so a batch read but not processed is
+/// simply read again after a restart. A read error ends the reader; the pipeline's thread gets it
+/// from `next` and restarts from its checkpoint with a new reader.
+final class PipelineReader: @unchecked Sendable {
+    struct Batch {
+        var records: [QueueRecord] = []
+        /// Each record as an event, its payload already indexed when it is a JSON object.
+        var events: [PipelineEvent] = []
+        /// Partitions seen for the first time and where reading them starts (recorded in the checkpoint).
+        var started: [(position: PipelineCheckpoint.Position, offset: UInt64)] = []
+        /// The offset after the batch's last record, per partition it read.
+        var ends: [(position: PipelineCheckpoint.Position, offset: UInt64)] = []
+    }
+
+    private let queue: any MessageQueue
+    private let definition: PipelineDefinition
+    private let ownTopics: Set<String>
+    private var offsets: [PipelineCheckpoint.Position: UInt64]
+    private let condition = NSCondition()
+    private var ready: [Result<Batch, QueueError>] = []
+    private var stopped = false
+    private let finished = DispatchSemaphore(value: 0)
+    private static let depth = 2
+
+    init(queue: any MessageQueue, definition: PipelineDefinition, ownTopics: Set<String>, offsets: [PipelineCheckpoint.Position: UInt64]) {
+        self.queue = queue
+        self.definition = definition
+        self.ownTopics = ownTopics
+        self.offsets = offsets
+    }
+
+    func start() {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = "pipeline \(definition.name) reader"
+        thread.start()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+        finished.wait()
+    }
+
+    /// The next batch (or the read error), waiting at most `timeout`; nil when nothing came.
+    func next(timeout: TimeInterval) -> Result<Batch, QueueError>? {
+        condition.lock()
+        defer { condition.unlock() }
+        if ready.isEmpty { _ = condition.wait(until: Date().addingTimeInterval(timeout)) }
+        guard !ready.isEmpty else { return nil }
+        let batch = ready.removeFirst()
+        condition.broadcast()
+        return batch
+    }
+
+    private var isStopped: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return stopped
+    }
+
+    private func run() {
+        var idleWait = 1
+        var fields: [JSONField] = []
+        while true {
+            condition.lock()
+            while ready.count >= Self.depth && !stopped { condition.wait() }
+            let stop = stopped
+            condition.unlock()
+            if stop { return }
+            let seen = queue.appendSignal.version
+            let outcome: Result<Batch, QueueError>
+            do throws(QueueError) {
+                var batch = try read()
+                batch.events.reserveCapacity(batch.records.count)
+                for record in batch.records {
+                    var event = PipelineEvent(record)
+                    let indexed = record.payload.withUnsafeBytes { bytes in (try? JSONScanner.indexObject(bytes, into: &fields)) != nil }
+                    if indexed { event.indexedFields = fields }
+                    batch.events.append(event)
+                }
+                outcome = .success(batch)
+            } catch {
+                outcome = .failure(error)
+            }
+            if case .success(let batch) = outcome, batch.records.isEmpty, batch.started.isEmpty {
+                // Idle: sleep until something is appended (polled; at most 50 ms late).
+                var slept = 0
+                while queue.appendSignal.version == seen && slept < idleWait && !isStopped {
+                    Thread.sleep(forTimeInterval: 0.001)
+                    slept += 1
+                }
+                idleWait = min(idleWait * 2, 50)
+                continue
+            }
+            idleWait = 1
+            condition.lock()
+            ready.append(outcome)
+            condition.broadcast()
+            condition.unlock()
+            if case .failure = outcome { return }
+        }
+    }
+
+    /// Up to `batch_size` records, in a fixed order (topics by name, partitions in order).
+    private func read() throws(QueueError) -> Batch {
+        var batch = Batch()
+        let topics = queue.topics()
+            .filter { topic in !ownTopics.contains(topic.name) && definition.inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) } }
+            .sorted { $0.name < $1.name }
+        for topic in topics {
+            for partition in topic.partitions {
+                let position = PipelineCheckpoint.Position(topic: topic.name, partition: partition.partition)
+                var offset: UInt64
+                if let known = offsets[position] {
+                    offset = known
+                } else {
+                    offset = definition.startAtLatest ? partition.nextOffset : 0
+                    offsets[position] = offset
+                    batch.started.append((position, offset))
+                }
+                offset = max(offset, partition.firstOffset)
+                guard offset < partition.nextOffset, batch.records.count < definition.batchSize else { continue }
+                let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset,
+                                          limit: definition.batchSize - batch.records.count)
+                guard let last = page.last else { continue }
+                offsets[position] = last.offset + 1
+                batch.ends.append((position, last.offset + 1))
+                batch.records.append(contentsOf: page)
+            }
+        }
+        return batch
+    }
+}
