@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "sbplugin_synthetic_source", type: .dynamic, targets: ["SyntheticSourcePlugin"]),
         .library(name: "sbplugin_swift_stamp", type: .dynamic, targets: ["SwiftStampPlugin"]),
         .library(name: "sbplugin_sim_chain", type: .dynamic, targets: ["SimChainPlugin"]),
+        .library(name: "sbplugin_evm_decode", type: .dynamic, targets: ["EVMDecodePlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -146,6 +147,15 @@ let package = Package(
         ),
         // Pure-Swift EVM ABI decoding (keccak-256, event ABIs, log decoding) for Plugins/evm-decode.
         .target(name: "EVMABI", path: "Sources/EVMABI", swiftSettings: strictSettings),
+        .target(
+            name: "EVMDecodePlugin",
+            dependencies: ["StarbloomPluginSDK", "EVMABI"],
+            path: "Plugins/evm-decode",
+            exclude: ["README.md", "sample.toml"],
+            // As for StarbloomCore: the per-log scratch lives in class properties, whose runtime
+            // exclusivity checks cost about 5% of release decoding time. Debug builds keep them.
+            swiftSettings: strictSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
         .testTarget(
             name: "StarbloomCoreTests",
             dependencies: ["StarbloomCore"],

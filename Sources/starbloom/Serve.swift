@@ -10,8 +10,8 @@ extension Starbloom {
             abstract: "Run the host: load plugins, start instances, serve the admin API.",
             discussion: """
                 With no starbloom.toml in the working directory and no --config, runs the built-in demo: \
-                a synthetic-source instance publishing to 'demo.events' and a swift-stamp instance \
-                forwarding them, stamped, to 'demo.stamped'.
+                a simulated chain (sim-chain) whose ERC-20 logs are decoded (evm-decode) into \
+                'erc20.transfers' and counted per token in 10 s windows into 'erc20.volume'.
                 """)
 
         @Option(help: "Config file (default: ./starbloom.toml if it exists, else the built-in demo).")
@@ -63,8 +63,8 @@ extension Starbloom {
                 }
                 logger.info("configuration loaded", metadata: ["file": "\(file)"])
             } else {
-                configuration = DemoConfiguration.make()
-                logger.info("no starbloom.toml: running the built-in demo (demo.events → demo.stamped, pipeline demo-stats → demo.stats)")
+                configuration = try DemoConfiguration.make()
+                logger.info("no starbloom.toml: running the built-in demo (sim-chain → evm-decode → erc20.transfers, erc20.volume)")
             }
             if let dataDir { configuration.dataDirectory = dataDir }
             if let pluginsDir { configuration.pluginsDirectory = pluginsDir }
@@ -106,19 +106,4 @@ extension Starbloom {
 struct ServeError: Error, CustomStringConvertible {
     let message: String
     var description: String { "error: \(message)" }
-}
-
-/// The configuration used when there is no starbloom.toml: the demo pipeline.
-enum DemoConfiguration {
-    static func make() -> HostConfiguration {
-        var configuration = HostConfiguration()
-        configuration.instances = [
-            InstanceSpec(name: "demo-source", plugin: "synthetic-source",
-                         settings: ["topic": .string("demo.events"), "rate": .int(20), "payload_size": .int(120)]),
-            InstanceSpec(name: "demo-stamp", plugin: "swift-stamp", inputs: ["demo.events"], output: "demo.stamped"),
-        ]
-        // A constant definition, parsed by the same code as a file's; a test keeps it valid.
-        configuration.pipelines = (try? HostConfiguration.parse(PipelineDefinition.demoTOML))?.pipelines ?? []
-        return configuration
-    }
 }

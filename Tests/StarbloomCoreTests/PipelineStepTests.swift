@@ -102,10 +102,11 @@ struct PipelineStepTests {
         }
     }
 
-    @Test("the built-in demo pipeline parses")
+    @Test("the built-in demo configuration parses: the chain, the decoder and both pipelines")
     func demo() throws {
-        let pipelines = try HostConfiguration.parse(PipelineDefinition.demoTOML).pipelines
-        #expect(pipelines.map(\.name) == ["demo-stats"])
+        let configuration = try DemoConfiguration.make()
+        #expect(configuration.instances.map(\.name) == ["chain", "decode"])
+        #expect(configuration.pipelines.map(\.name) == ["erc20-transfers", "erc20-volume"])
     }
 
     @Test("a JSON definition from the API parses to the same pipeline as its TOML form, and a name in the body must match the path")

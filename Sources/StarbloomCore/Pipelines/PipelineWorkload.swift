@@ -75,23 +75,3 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
-
-extension PipelineDefinition {
-    /// The pipeline of `starbloom serve`'s built-in demo: per key of the synthetic source, events and
-    /// the highest sequence number in 10-second windows of record time, to a topic, a time series
-    /// and key-value (`demo-stats` in the README).
-    public static let demoTOML = """
-        [[pipelines]]
-        name = "demo-stats"
-        inputs = ["demo.events"]
-        steps = [
-          { type = "filter", where = "exists(seq)" },
-          { type = "window", size = "10s", group_by = ["key"], aggregates = { events = "count", last_seq = "max(seq)" } },
-        ]
-        outputs = [
-          { topic = "demo.stats" },
-          { series = "demo", values = ["events"], tags = ["key"] },
-          { kv = "demo-stats", key = "key" },
-        ]
-        """
-}
