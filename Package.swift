@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "sbplugin_swift_stamp", type: .dynamic, targets: ["SwiftStampPlugin"]),
         .library(name: "sbplugin_sim_chain", type: .dynamic, targets: ["SimChainPlugin"]),
         .library(name: "sbplugin_evm_decode", type: .dynamic, targets: ["EVMDecodePlugin"]),
+        .library(name: "sbplugin_eth_rpc", type: .dynamic, targets: ["EthRPCPlugin"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -147,6 +148,14 @@ let package = Package(
         ),
         // Pure-Swift EVM ABI decoding (keccak-256, event ABIs, log decoding) for Plugins/evm-decode.
         .target(name: "EVMABI", path: "Sources/EVMABI", swiftSettings: strictSettings),
+        // Ethereum JSON-RPC source (own HTTP/1.1 client over POSIX sockets; no Foundation).
+        .target(
+            name: "EthRPCPlugin",
+            dependencies: ["StarbloomPluginSDK"],
+            path: "Plugins/eth-rpc",
+            exclude: ["README.md", "sample.toml"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "EVMDecodePlugin",
             dependencies: ["StarbloomPluginSDK", "EVMABI"],

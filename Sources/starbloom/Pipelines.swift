@@ -23,6 +23,18 @@ private func definitions(in file: String) throws -> [PipelineDefinition] {
     return configuration.pipelines
 }
 
+/// Sends each definition (as JSON) with the request `route` gives, printing its message on success.
+private func send(_ pipelines: [PipelineDefinition], _ admin: AdminOptions,
+                  route: (PipelineDefinition) -> (method: String, path: String, done: String)) async throws {
+    try await adminCall {
+        for definition in pipelines {
+            let (method, path, done) = route(definition)
+            _ = try await admin.client.request(method, path, rawJSON: Data(definition.sourceJSON))
+            print(done)
+        }
+    }
+}
+
 extension Starbloom.Pipelines {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List pipelines with their state and counters.")
@@ -59,13 +71,7 @@ extension Starbloom.Pipelines {
         @Argument(help: "A TOML file with [[pipelines]] tables.") var file: String
 
         func run() async throws {
-            let pipelines = try definitions(in: file)
-            try await adminCall {
-                for definition in pipelines {
-                    _ = try await admin.client.request("PUT", "/v1/pipelines/\(definition.name)", rawJSON: Data(definition.sourceJSON))
-                    print("applied \(definition.name)")
-                }
-            }
+            try await send(definitions(in: file), admin) { ("PUT", "/v1/pipelines/\($0.name)", "applied \($0.name)") }
         }
     }
 
@@ -75,13 +81,7 @@ extension Starbloom.Pipelines {
         @Argument(help: "A TOML file with [[pipelines]] tables.") var file: String
 
         func run() async throws {
-            let pipelines = try definitions(in: file)
-            try await adminCall {
-                for definition in pipelines {
-                    _ = try await admin.client.request("POST", "/v1/pipelines/validate", rawJSON: Data(definition.sourceJSON))
-                    print("\(definition.name): valid")
-                }
-            }
+            try await send(definitions(in: file), admin) { ("POST", "/v1/pipelines/validate", "\($0.name): valid") }
         }
     }
 

@@ -1,0 +1,385 @@
+import CStarbloomABI
+import StarbloomPluginSDK
+import Synchronization
+
+/// A source that reads an EVM chain over JSON-RPC: backfill in ranges, then follow the head;
+/// reorgs detected by parent hash against a window of published blocks and retracted with revert
+/// records. Records have the shapes of Plugins/sim-chain (see README.md).
+final class EthRPCSource: StarbloomSource {
+    static let metadata = PluginMetadata(
+        name: "eth-rpc",
+        version: "0.1.0",
+        description: "Ethereum JSON-RPC source: blocks and logs with reorg reverts, checkpointed cursor",
+        settings: [
+            .stringList("endpoints", required: true, doc: "JSON-RPC endpoints (http:// only); the first is primary, the others are failover"),
+            .int("chain_id", required: true, doc: "expected chain id, checked with eth_chainId at start"),
+            .int("start_block", default: -1, doc: "first block for a new instance; -1 = the head at first start"),
+            .int("confirmations", default: 12, doc: "depth at which a block counts as confirmed (the records' confirmed field)"),
+            .bool("emit_blocks", default: true, doc: "publish block records on topic_blocks"),
+            .stringList("addresses", doc: "only logs of these contract addresses (default: all)"),
+            .int("batch_blocks", default: 100, doc: "blocks per eth_getLogs range and header batch, 1..10000"),
+            .int("poll_interval_ms", default: 1000, doc: "milliseconds between head polls once caught up, 1..3600000"),
+            .int("request_timeout_ms", default: 10000, doc: "timeout of one HTTP request (connect included), 100..600000"),
+            .int("max_requests_per_second", default: 0, doc: "request rate limit per instance (a batch counts once); 0 = none, else 1..100000"),
+            .int("backoff_max_ms", default: 5000, doc: "longest wait between retries of a failed request (backoff doubles from 100 ms), 10..600000"),
+            .int("reorg_window", default: 128, doc: "published blocks kept for reorg detection and reverts, 1..100000"),
+            .string("topic_blocks", default: "chain.blocks", doc: "topic of block records"),
+            .string("topic_logs", default: "chain.logs", doc: "topic of log records"),
+        ])
+
+    struct Settings {
+        var endpoints: [EndpointURL]
+        var chainID: UInt64
+        var startBlock: Int64
+        var confirmations: UInt64
+        var emitBlocks: Bool
+        var addresses: [String]
+        var batchBlocks: UInt64
+        var pollIntervalMs: Int64
+        var requestTimeoutMs: Int
+        var backoffMaxMs: Int
+        var maxRequestsPerSecond: Int
+        var reorgWindow: Int
+        var topicBlocks: String
+        var topicLogs: String
+    }
+
+    struct Shared {
+        var degraded: String?       // a condition that stops advancing (deep reorg)
+        var rpcFailures = 0
+        var rpcError = ""
+    }
+
+    let host: Host
+    let settings: Settings
+    let rpc: RPCClient
+    final class SharedBox: Sendable {
+        let mutex = Mutex(Shared())
+    }
+    let box = SharedBox()
+    let blocksPublished, logsPublished, reorgs, revertedBlocks, revertedLogs: Host.Metric
+    let headGauge, cursorGauge: Host.Metric
+    var window: [KeptBlock] = []
+    var startNext: UInt64?
+    /// Blocks per range now: `batch_blocks`, halved when the provider refuses a range.
+    var rangeLimit = UInt64.max
+
+    init(host: Host, config: Config) throws(PluginError) {
+        self.host = host
+        func range(_ name: String, _ value: Int64, _ low: Int64, _ high: Int64, _ note: String = "") throws(PluginError) -> Int64 {
+            guard value >= low, value <= high else { throw PluginError("\(name) must be between \(low) and \(high)\(note), got \(value)", status: SB_ERR_INVALID_ARGUMENT) }
+            return value
+        }
+        let endpointTexts = config.strings("endpoints") ?? []
+        guard !endpointTexts.isEmpty else { throw PluginError("endpoints must list at least one http:// URL", status: SB_ERR_INVALID_ARGUMENT) }
+        var endpoints: [EndpointURL] = []
+        for text in endpointTexts {
+            guard let url = EndpointURL(text) else {
+                throw PluginError("endpoints: '\(text)' is not an http://host:port/path URL (https is not supported yet)", status: SB_ERR_INVALID_ARGUMENT)
+            }
+            endpoints.append(url)
+        }
+        var addresses: [String] = []
+        for address in config.strings("addresses") ?? [] {
+            guard Hex.isHex(address, digits: 40) else {
+                throw PluginError("addresses: '\(address)' is not a 0x-prefixed 20-byte hex address", status: SB_ERR_INVALID_ARGUMENT)
+            }
+            addresses.append(address.lowercased())
+        }
+        let topicBlocks = config.string("topic_blocks") ?? "chain.blocks"
+        let topicLogs = config.string("topic_logs") ?? "chain.logs"
+        for (name, topic) in [("topic_blocks", topicBlocks), ("topic_logs", topicLogs)] {
+            let valid = !topic.isEmpty && topic.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { segment in
+                !segment.isEmpty && segment.utf8.allSatisfy { c in
+                    (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45
+                }
+            }
+            guard valid else { throw PluginError("\(name) must be dot-separated segments of [A-Za-z0-9_-], got '\(topic)'", status: SB_ERR_INVALID_ARGUMENT) }
+        }
+        guard topicBlocks != topicLogs else {
+            throw PluginError("topic_logs must differ from topic_blocks, both are '\(topicLogs)'", status: SB_ERR_INVALID_ARGUMENT)
+        }
+        settings = Settings(
+            endpoints: endpoints,
+            chainID: UInt64(try range("chain_id", config.int("chain_id") ?? 0, 1, Int64.max)),
+            startBlock: try range("start_block", config.int("start_block") ?? -1, -1, 1 << 48, " (-1 = latest)"),
+            confirmations: UInt64(try range("confirmations", config.int("confirmations") ?? 12, 0, 1_000_000)),
+            emitBlocks: config.bool("emit_blocks") ?? true,
+            addresses: addresses,
+            batchBlocks: UInt64(try range("batch_blocks", config.int("batch_blocks") ?? 100, 1, 10_000)),
+            pollIntervalMs: try range("poll_interval_ms", config.int("poll_interval_ms") ?? 1000, 1, 3_600_000),
+            requestTimeoutMs: Int(try range("request_timeout_ms", config.int("request_timeout_ms") ?? 10_000, 100, 600_000)),
+            backoffMaxMs: Int(try range("backoff_max_ms", config.int("backoff_max_ms") ?? 5000, 10, 600_000)),
+            maxRequestsPerSecond: Int(try range("max_requests_per_second", config.int("max_requests_per_second") ?? 0, 0, 100_000, " (0 = no limit)")),
+            reorgWindow: Int(try range("reorg_window", config.int("reorg_window") ?? 128, 1, 100_000)),
+            topicBlocks: topicBlocks, topicLogs: topicLogs)
+        let metrics = RPCClient.Metrics(
+            requests: try host.counter("requests_total", help: "JSON-RPC HTTP requests sent (a batch counts once)"),
+            errors: try host.counter("request_errors_total", help: "failed requests (transport, HTTP status, malformed JSON, JSON-RPC error)"),
+            retries: try host.counter("retries_total", help: "requests retried after a backoff"),
+            failovers: try host.counter("failovers_total", help: "switches to the next endpoint"))
+        rpc = RPCClient(host: host, endpoints: endpoints, timeoutMs: settings.requestTimeoutMs, backoffMaxMs: settings.backoffMaxMs,
+                        maxRequestsPerSecond: settings.maxRequestsPerSecond, metrics: metrics)
+        blocksPublished = try host.counter("blocks_published_total", help: "blocks published")
+        logsPublished = try host.counter("logs_published_total", help: "logs published")
+        reorgs = try host.counter("reorgs_total", help: "reorgs handled")
+        revertedBlocks = try host.counter("reverted_blocks_total", help: "orphaned blocks reverted")
+        revertedLogs = try host.counter("reverted_logs_total", help: "logs of orphaned blocks reverted")
+        headGauge = try host.gauge("head_block", help: "the endpoint's head block number")
+        cursorGauge = try host.gauge("cursor_block", help: "the last published block number")
+        rpc.onStateChange = { [box] failures, message in
+            box.mutex.withLock { $0.rpcFailures = failures; $0.rpcError = message }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    func start() throws(PluginError) {
+        let reported: JSON
+        do {
+            // The host gives start 30 s: bound the attempts by time as well as by count.
+            reported = try rpc.call("eth_chainId", "[]", maxAttempts: max(3, settings.endpoints.count * 2), budgetMs: 20_000)
+        } catch {
+            throw PluginError("cannot read eth_chainId from \(settings.endpoints.map(\.text).joined(separator: ", ")): \(error)")
+        }
+        guard let chainID = Hex.quantity(reported) else {
+            throw PluginError("eth_chainId from \(rpc.currentEndpoint) answered \(reported), not a quantity")
+        }
+        guard chainID == settings.chainID else {
+            throw PluginError("chain id mismatch: \(rpc.currentEndpoint) reports chain \(chainID) (\(Hex.quantity(chainID))), but chain_id is \(settings.chainID)",
+                              status: SB_ERR_INVALID_ARGUMENT)
+        }
+        if let saved = try host.loadCheckpoint() {
+            guard let decoded = CheckpointCodec.decode(saved) else { throw PluginError("the saved checkpoint is unreadable") }
+            guard decoded.chainID == settings.chainID else {
+                throw PluginError("this instance's checkpoint is for chain \(decoded.chainID), but chain_id is \(settings.chainID): use a new instance name for another chain")
+            }
+            window = decoded.window
+            if let tip = window.last {
+                cursorGauge.set(Double(tip.number))
+                host.log(.info, "resuming after block \(tip.number) (\(tip.hash)), \(window.count) blocks in the reorg window")
+            }
+        }
+        host.log(.info, "connected to \(rpc.currentEndpoint), chain \(chainID)")
+    }
+
+    func health() -> Health {
+        box.mutex.withLock { state in
+            if let degraded = state.degraded { return .degraded(degraded) }
+            if state.rpcFailures >= 3 { return .degraded("\(state.rpcFailures) JSON-RPC requests failed in a row; last: \(state.rpcError)") }
+            return .ok
+        }
+    }
+
+    func run() throws(PluginError) {
+        let pollNs = UInt64(settings.pollIntervalMs) * 1_000_000
+        while !host.shouldStop {
+            if box.mutex.withLock({ $0.degraded != nil }) {
+                if host.wait(nanoseconds: pollNs) { break }
+                continue
+            }
+            do {
+                if try !step() {
+                    if host.wait(nanoseconds: pollNs) { break }
+                }
+            } catch RPCFailure.stopped {
+                break
+            } catch {
+                host.log(.warning, "\(error)")
+                if host.wait(nanoseconds: pollNs) { break }
+            }
+        }
+    }
+
+    // MARK: The loop
+
+    struct Header {
+        let number: UInt64
+        let hash: String
+        let parentHash: String
+        let timestamp: UInt64
+    }
+
+    struct Malformed: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func header(_ json: JSON) -> Header? {
+        guard let number = Hex.quantity(json["number"]), let hash = Hex.fixed(json["hash"], digits: 64),
+              let parentHash = Hex.fixed(json["parentHash"], digits: 64), let timestamp = Hex.quantity(json["timestamp"]),
+              timestamp < 9_000_000_000 else { return nil }
+        return Header(number: number, hash: hash, parentHash: parentHash, timestamp: timestamp)
+    }
+
+    func blockByNumber(_ number: UInt64) throws -> Header? {
+        let json = try rpc.call("eth_getBlockByNumber", #"["\#(Hex.quantity(number))",false]"#)
+        if json.isNull { return nil }
+        guard let header = Self.header(json) else { throw Malformed(description: "block \(number): malformed header") }
+        return header
+    }
+
+    /// One round: returns false when there was nothing to do (caught up).
+    func step() throws -> Bool {
+        guard let head = Hex.quantity(try rpc.call("eth_blockNumber", "[]")) else {
+            throw Malformed(description: "eth_blockNumber: not a quantity")
+        }
+        headGauge.set(Double(head))
+        let tip = window.last
+        let next: UInt64
+        if let tip {
+            next = tip.number + 1
+        } else {
+            if startNext == nil { startNext = settings.startBlock < 0 ? head : UInt64(settings.startBlock) }
+            next = startNext!
+        }
+        if next > head {
+            // Caught up: is our tip still canonical?
+            guard let tip else { return false }
+            guard let canonical = try blockByNumber(tip.number) else { return false } // the node is behind us: wait
+            if canonical.hash != tip.hash { try handleReorg(); return true }
+            return false
+        }
+        let to = min(head, next + min(settings.batchBlocks, rangeLimit) - 1)
+        let results = try rpc.batch((next...to).map { ("eth_getBlockByNumber", #"["\#(Hex.quantity($0))",false]"#) })
+        var headers: [Header] = []
+        for (offset, result) in results.enumerated() {
+            if result.isNull { break } // past this node's head
+            guard let header = Self.header(result), header.number == next + UInt64(offset) else {
+                throw Malformed(description: "block \(next + UInt64(offset)): malformed header")
+            }
+            if let previous = headers.last, header.parentHash != previous.hash { break } // changed while read: next round
+            headers.append(header)
+        }
+        guard let first = headers.first, let last = headers.last else { return false }
+        if let tip, first.parentHash != tip.hash { try handleReorg(); return true }
+
+        var filter = #"{"fromBlock":"\#(Hex.quantity(first.number))","toBlock":"\#(Hex.quantity(last.number))""#
+        if !settings.addresses.isEmpty { filter += #","address":[\#(settings.addresses.map { "\"\($0)\"" }.joined(separator: ","))]"# }
+        filter += "}"
+        let (answer, why) = try getLogs(filter, maxAttempts: headers.count > 1 ? 2 : nil)
+        guard let logsResult = answer else {
+            // The provider may refuse a range or a result size: halve the range (back up on success).
+            rangeLimit = max(1, UInt64(headers.count) / 2)
+            host.log(.info, "eth_getLogs over \(first.number)...\(last.number) failed (\(why)); trying \(rangeLimit) blocks at a time")
+            return true
+        }
+        guard let logs = logsResult.array else { throw Malformed(description: "eth_getLogs: not an array") }
+        if rangeLimit < settings.batchBlocks { rangeLimit = min(settings.batchBlocks, rangeLimit * 2) }
+        var perBlock = [[(index: UInt64, address: String, fields: String)]](repeating: [], count: headers.count)
+        for log in logs {
+            guard let number = Hex.quantity(log["blockNumber"]), number >= first.number, number <= last.number,
+                  let blockHash = Hex.fixed(log["blockHash"], digits: 64) else {
+                throw Malformed(description: "eth_getLogs: a log outside \(first.number)...\(last.number) or without a block")
+            }
+            let header = headers[Int(number - first.number)]
+            if blockHash != header.hash || log["removed"] == .bool(true) {
+                // The chain moved between the two calls: read again after a poll interval (not at once,
+                // so that an endpoint that keeps disagreeing with itself causes no request storm).
+                host.log(.debug, "logs of block \(number) belong to \(blockHash), headers say \(header.hash): the chain moved, reading again")
+                return false
+            }
+            guard let address = Hex.fixed(log["address"], digits: 40), let topicValues = log["topics"]?.array, topicValues.count <= 4,
+                  let data = Hex.data(log["data"]), let txHash = Hex.fixed(log["transactionHash"], digits: 64),
+                  let txIndex = Hex.quantity(log["transactionIndex"]), let logIndex = Hex.quantity(log["logIndex"]) else {
+                throw Malformed(description: "eth_getLogs: malformed log in block \(number)")
+            }
+            var topics: [String] = []
+            for topic in topicValues {
+                guard let value = Hex.fixed(topic, digits: 64) else { throw Malformed(description: "eth_getLogs: malformed topic in block \(number)") }
+                topics.append("\"\(value)\"")
+            }
+            let fields = #"{"address":"\#(address)","topics":[\#(topics.joined(separator: ","))],"data":"\#(data)","blockNumber":"\#(Hex.quantity(number))","blockHash":"\#(blockHash)","blockTimestamp":"\#(Hex.quantity(header.timestamp))","transactionHash":"\#(txHash)","transactionIndex":"\#(Hex.quantity(txIndex))","logIndex":"\#(Hex.quantity(logIndex))","removed":"#
+            perBlock[Int(number - first.number)].append((logIndex, address, fields))
+        }
+        for (offset, header) in headers.enumerated() {
+            let blockLogs = perBlock[offset].sorted { $0.index < $1.index }
+            try publish(header, logs: blockLogs.map { KeptLog(address: $0.address, payload: Array(($0.fields + "false}").utf8)) },
+                        confirmed: head >= header.number + settings.confirmations)
+        }
+        return true
+    }
+
+    /// `eth_getLogs`; nil and the reason when `maxAttempts` were used up.
+    private func getLogs(_ filter: String, maxAttempts: Int?) throws(RPCFailure) -> (JSON?, String) {
+        do {
+            return (try rpc.call("eth_getLogs", "[\(filter)]", maxAttempts: maxAttempts), "")
+        } catch {
+            if case .exhausted(let why) = error { return (nil, why) }
+            throw error
+        }
+    }
+
+    private func publish(_ header: Header, logs: [KeptLog], confirmed: Bool) throws {
+        let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logs.count),"confirmed":\#(confirmed)}"#.utf8)
+        let timeNs = Int64(header.timestamp) * 1_000_000_000
+        if settings.emitBlocks {
+            try host.publish(topic: settings.topicBlocks, key: Array(String(header.number).utf8), payload: payload, eventTimeNs: timeNs)
+            blocksPublished.add()
+        }
+        for log in logs {
+            try host.publish(topic: settings.topicLogs, key: Array(log.address.utf8), payload: log.payload, eventTimeNs: timeNs)
+        }
+        logsPublished.add(UInt64(logs.count))
+        window.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
+                                blockPublished: settings.emitBlocks, blockPayload: payload, logs: logs))
+        if window.count > settings.reorgWindow { window.removeFirst(window.count - settings.reorgWindow) }
+        try saveCheckpoint()
+        cursorGauge.set(Double(header.number))
+    }
+
+    private func saveCheckpoint() throws {
+        try host.saveCheckpoint(CheckpointCodec.encode(chainID: settings.chainID, window: window[...]))
+    }
+
+    /// The tip is no longer canonical: find the newest kept block that still is, and revert every
+    /// published block above it (newest first: its logs newest first, then the block).
+    private func handleReorg() throws {
+        guard let tip = window.last, let oldest = window.first else { return }
+        var k = tip.number
+        var ancestor: KeptBlock?
+        while k >= oldest.number {
+            guard let canonical = try blockByNumber(k) else { return } // the node is behind: try again later
+            let kept = window[Int(k - oldest.number)]
+            if canonical.hash == kept.hash { ancestor = kept; break }
+            if k == oldest.number { break }
+            k -= 1
+        }
+        if let ancestor, ancestor.number == tip.number { return } // the tip is canonical: the next block moved meanwhile, read again
+        guard let ancestor else {
+            let message = "reorg deeper than reorg_window (\(settings.reorgWindow) blocks): none of the kept blocks \(oldest.number)...\(tip.number) is canonical any more; stopped at block \(tip.number). Records after it would be wrong; raise reorg_window and re-sync with a new instance"
+            host.log(.error, message)
+            box.mutex.withLock { $0.degraded = message }
+            return
+        }
+        reorgs.add()
+        let depth = tip.number - ancestor.number
+        host.log(.warning, "reorg at block \(tip.number): reverting \(depth) blocks back to \(ancestor.number) (\(ancestor.hash))")
+        while let orphan = window.last, orphan.number > ancestor.number {
+            let timeNs = Int64(orphan.timestamp) * 1_000_000_000
+            let revert: [(String, [UInt8])] = [("starbloom-revert", Array("1".utf8))]
+            for log in orphan.logs.reversed() {
+                var payload = log.payload
+                let suffix = Array(#""removed":false}"#.utf8)
+                if payload.count >= suffix.count, Array(payload.suffix(suffix.count)) == suffix {
+                    payload.removeLast(suffix.count)
+                    payload += Array(#""removed":true}"#.utf8)
+                }
+                try host.publish(topic: settings.topicLogs, key: Array(log.address.utf8), payload: payload, headers: revert, eventTimeNs: timeNs)
+            }
+            revertedLogs.add(UInt64(orphan.logs.count))
+            if orphan.blockPublished {
+                try host.publish(topic: settings.topicBlocks, key: Array(String(orphan.number).utf8), payload: orphan.blockPayload,
+                                 headers: revert, eventTimeNs: timeNs)
+            }
+            revertedBlocks.add()
+            window.removeLast()
+            try saveCheckpoint()
+        }
+        cursorGauge.set(Double(ancestor.number))
+    }
+}
+
+@_cdecl("starbloom_plugin_entry")
+public func starbloomPluginEntry() -> UnsafeRawPointer {
+    PluginExport.source(EthRPCSource.self)
+}

@@ -1,0 +1,187 @@
+import StarbloomPluginSDK
+
+/// Why an RPC call gave up: the run loop was asked to stop, or the attempts allowed were used up.
+enum RPCFailure: Error, CustomStringConvertible {
+    case stopped
+    case exhausted(String)
+    var description: String {
+        switch self {
+        case .stopped: "stopped"
+        case .exhausted(let why): why
+        }
+    }
+}
+
+/// One failed attempt, classified for the retry policy.
+private struct AttemptError: Error {
+    let message: String
+    var retryAfterMs: Int? = nil
+}
+
+/// JSON-RPC over `HTTPConnection` with retries and failover. Every failure (connection error,
+/// timeout, HTTP 429 or 5xx or other non-2xx, malformed JSON, JSON-RPC error) is retried with
+/// exponential backoff and equal jitter (half to all of the step, honouring `Retry-After` on 429);
+/// after two consecutive failures on one endpoint the next endpoint is tried. Used by the run thread
+/// only (and by `start`, before `run`).
+final class RPCClient {
+    struct Metrics {
+        let requests: Host.Metric
+        let errors: Host.Metric
+        let retries: Host.Metric
+        let failovers: Host.Metric
+    }
+
+    let host: Host
+    let connections: [HTTPConnection]
+    let timeoutMs: Int
+    let metrics: Metrics
+    private(set) var current = 0
+    private var nextID: UInt64 = 1
+    private var failuresOnCurrent = 0
+    /// Consecutive failed attempts across calls; the source's health reads it (under its lock).
+    private(set) var consecutiveFailures = 0
+    private(set) var lastError = ""
+    var onStateChange: ((Int, String) -> Void)?
+    static let backoffMinMs = 100
+    let backoffMaxMs: Int
+
+    /// Minimum nanoseconds between two requests (0: no limit) and when the last one was sent.
+    let requestSpacingNs: Int64
+    private var lastRequestNs: Int64 = 0
+
+    init(host: Host, endpoints: [EndpointURL], timeoutMs: Int, backoffMaxMs: Int, maxRequestsPerSecond: Int, metrics: Metrics) {
+        self.host = host
+        self.requestSpacingNs = maxRequestsPerSecond > 0 ? 1_000_000_000 / Int64(maxRequestsPerSecond) : 0
+        self.backoffMaxMs = backoffMaxMs
+        self.connections = endpoints.map { HTTPConnection(url: $0, shouldStop: { host.shouldStop }) }
+        self.timeoutMs = timeoutMs
+        self.metrics = metrics
+    }
+
+    var currentEndpoint: String { connections[current].url.text }
+
+    /// One call; `params` is the JSON text of the params array. `maxAttempts` nil: until it works
+    /// or a stop is requested.
+    func call(_ method: String, _ params: String, maxAttempts: Int? = nil, budgetMs: Int? = nil) throws(RPCFailure) -> JSON {
+        try withRetries(maxAttempts: maxAttempts, budgetMs: budgetMs) { () throws(AttemptError) -> JSON in
+            let id = nextID
+            nextID += 1
+            let response = try send(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#)
+            return try Self.result(of: response, method: method)
+        }
+    }
+
+    /// A batch of calls answered in the order given (responses are matched by id).
+    func batch(_ calls: [(method: String, params: String)], maxAttempts: Int? = nil) throws(RPCFailure) -> [JSON] {
+        if calls.isEmpty { return [] }
+        return try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> [JSON] in
+            let firstID = nextID
+            nextID += UInt64(calls.count)
+            var body = "["
+            for (offset, call) in calls.enumerated() {
+                if offset > 0 { body += "," }
+                body += #"{"jsonrpc":"2.0","id":\#(firstID + UInt64(offset)),"method":"\#(call.method)","params":\#(call.params)}"#
+            }
+            body += "]"
+            let response = try send(body)
+            guard let items = response.array, items.count == calls.count else {
+                throw AttemptError(message: "batch of \(calls.count) answered with \(response.array.map { "\($0.count) items" } ?? "a non-array")")
+            }
+            var results = [JSON?](repeating: nil, count: calls.count)
+            for item in items {
+                guard case .number(let idText)? = item["id"], let id = UInt64(idText), id >= firstID, id < firstID + UInt64(calls.count) else {
+                    throw AttemptError(message: "batch response with an unknown id")
+                }
+                let index = Int(id - firstID)
+                results[index] = try Self.result(of: item, method: calls[index].method)
+            }
+            return try results.map { (value) throws(AttemptError) -> JSON in
+                guard let value else { throw AttemptError(message: "batch response missing an id") }
+                return value
+            }
+        }
+    }
+
+    private static func result(of response: JSON, method: String) throws(AttemptError) -> JSON {
+        if let error = response["error"], !error.isNull {
+            var code = ""
+            if case .number(let text)? = error["code"] { code = " \(text)" }
+            throw AttemptError(message: "\(method): JSON-RPC error\(code): \(error["message"]?.string ?? "no message")")
+        }
+        guard let result = response["result"] else { throw AttemptError(message: "\(method): response has neither result nor error") }
+        return result
+    }
+
+    private func send(_ body: String) throws(AttemptError) -> JSON {
+        let connection = connections[current]
+        if requestSpacingNs > 0 {
+            let now = host.monotonicNs
+            let due = lastRequestNs + requestSpacingNs
+            if now < due, host.wait(nanoseconds: UInt64(due - now)) { throw AttemptError(message: "stopped") }
+            lastRequestNs = host.monotonicNs
+        }
+        metrics.requests.add()
+        let response: HTTPResponse
+        do {
+            response = try connection.post(Array(body.utf8), timeoutMs: timeoutMs)
+        } catch {
+            if error.kind == .stopped { throw AttemptError(message: "stopped") }
+            throw AttemptError(message: error.message)
+        }
+        guard (200..<300).contains(response.status) else {
+            var retryAfter: Int?
+            if response.status == 429 || response.status == 503, let text = response.headers["retry-after"], let seconds = Int(text.trimmingSpaces()) {
+                retryAfter = min(max(seconds, 0), 60) * 1000
+            }
+            let snippet = String(decoding: response.body.prefix(120), as: UTF8.self)
+            throw AttemptError(message: "\(connection.url.text): HTTP \(response.status) \(snippet)", retryAfterMs: retryAfter)
+        }
+        do {
+            return try JSON.parse(response.body)
+        } catch {
+            throw AttemptError(message: "\(connection.url.text): \(error.description)")
+        }
+    }
+
+    private func withRetries<T>(maxAttempts: Int?, budgetMs: Int? = nil, _ body: () throws(AttemptError) -> T) throws(RPCFailure) -> T {
+        var attempt = 0
+        let started = HTTPConnection.nowMs()
+        while true {
+            if host.shouldStop { throw .stopped }
+            do {
+                let value = try body()
+                if consecutiveFailures > 0 { onStateChange?(0, "") }
+                consecutiveFailures = 0
+                failuresOnCurrent = 0
+                return value
+            } catch {
+                if host.shouldStop { throw .stopped }
+                attempt += 1
+                consecutiveFailures += 1
+                failuresOnCurrent += 1
+                lastError = error.message
+                metrics.errors.add()
+                onStateChange?(consecutiveFailures, error.message)
+                if consecutiveFailures == 1 || consecutiveFailures % 20 == 0 {
+                    host.log(.warning, "request failed (\(consecutiveFailures) in a row): \(error.message)")
+                }
+                if let maxAttempts, attempt >= maxAttempts { throw .exhausted(error.message) }
+                if failuresOnCurrent >= 2, connections.count > 1 {
+                    connections[current].close()
+                    current = (current + 1) % connections.count
+                    failuresOnCurrent = 0
+                    metrics.failovers.add()
+                    host.log(.warning, "failing over to \(connections[current].url.text)")
+                }
+                let step = min(backoffMaxMs, Self.backoffMinMs << min(attempt - 1, 16))
+                var delay = step / 2 + Int.random(in: 0...(step / 2))
+                if let retryAfter = error.retryAfterMs { delay = max(delay, retryAfter) }
+                if let budgetMs, HTTPConnection.nowMs() - started + Int64(delay + timeoutMs) > Int64(budgetMs) {
+                    throw .exhausted(error.message)
+                }
+                metrics.retries.add()
+                if host.wait(nanoseconds: UInt64(delay) * 1_000_000) { throw .stopped }
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+/// A published block kept for reorg handling: its hash, and the exact payloads published for it so
+/// that revert records repeat them byte for byte.
+struct KeptBlock: Equatable {
+    var number: UInt64
+    var hash: String
+    var timestamp: UInt64
+    var blockPublished: Bool
+    var blockPayload: [UInt8]
+    var logs: [KeptLog]
+}
+
+struct KeptLog: Equatable {
+    var address: String
+    var payload: [UInt8]
+}
+
+/// The checkpoint: chain id and the window of the last `reorg_window` published blocks, oldest
+/// first; the cursor is its last entry. Binary, length-prefixed, little-endian.
+enum CheckpointCodec {
+    static let magic = Array("ETHRPC1\n".utf8)
+
+    static func encode(chainID: UInt64, window: ArraySlice<KeptBlock>) -> [UInt8] {
+        var out = magic
+        out.reserveCapacity(256 * window.count + 32)
+        put64(&out, chainID)
+        put32(&out, UInt32(window.count))
+        for block in window {
+            put64(&out, block.number)
+            put64(&out, block.timestamp)
+            out.append(block.blockPublished ? 1 : 0)
+            putBytes(&out, Array(block.hash.utf8))
+            putBytes(&out, block.blockPayload)
+            put32(&out, UInt32(block.logs.count))
+            for log in block.logs {
+                putBytes(&out, Array(log.address.utf8))
+                putBytes(&out, log.payload)
+            }
+        }
+        return out
+    }
+
+    static func decode(_ bytes: [UInt8]) -> (chainID: UInt64, window: [KeptBlock])? {
+        var reader = Reader(bytes: bytes)
+        guard reader.take(magic.count) == magic, let chainID = reader.u64(), let count = reader.u32() else { return nil }
+        var window: [KeptBlock] = []
+        for _ in 0..<count {
+            guard let number = reader.u64(), let timestamp = reader.u64(), let flag = reader.take(1),
+                  let hash = reader.chunk(), let payload = reader.chunk(), let logCount = reader.u32() else { return nil }
+            var logs: [KeptLog] = []
+            for _ in 0..<logCount {
+                guard let address = reader.chunk(), let logPayload = reader.chunk() else { return nil }
+                logs.append(KeptLog(address: String(decoding: address, as: UTF8.self), payload: logPayload))
+            }
+            if let last = window.last, last.number + 1 != number { return nil }
+            window.append(KeptBlock(number: number, hash: String(decoding: hash, as: UTF8.self), timestamp: timestamp,
+                                    blockPublished: flag[0] != 0, blockPayload: payload, logs: logs))
+        }
+        guard reader.index == bytes.count else { return nil }
+        return (chainID, window)
+    }
+
+    private static func put32(_ out: inout [UInt8], _ v: UInt32) { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
+    private static func put64(_ out: inout [UInt8], _ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
+    private static func putBytes(_ out: inout [UInt8], _ b: [UInt8]) { put32(&out, UInt32(b.count)); out += b }
+
+    private struct Reader {
+        let bytes: [UInt8]
+        var index = 0
+        mutating func take(_ n: Int) -> [UInt8]? {
+            guard n >= 0, index + n <= bytes.count else { return nil }
+            defer { index += n }
+            return Array(bytes[index..<(index + n)])
+        }
+        mutating func u32() -> UInt32? { take(4).map { b in (0..<4).reduce(UInt32(0)) { $0 | UInt32(b[$1]) << (8 * $1) } } }
+        mutating func u64() -> UInt64? { take(8).map { b in (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[$1]) << (8 * $1) } } }
+        mutating func chunk() -> [UInt8]? { u32().flatMap { take(Int($0)) } }
+    }
+}
+
+/// Hex helpers: quantities in and out, and validation of the hex strings copied into payloads
+/// (so that nothing but hex digits from the node ever reaches a payload).
+enum Hex {
+    static func isHex(_ text: String, digits: Int? = nil) -> Bool {
+        let utf8 = text.utf8
+        guard utf8.count >= 2, text.hasPrefix("0x") else { return false }
+        if let digits, utf8.count != digits + 2 { return false }
+        return utf8.dropFirst(2).allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }
+    }
+
+    /// A JSON-RPC QUANTITY (or any 0x-hex up to 64 bits, leading zeros tolerated).
+    static func quantity(_ value: JSON?) -> UInt64? {
+        guard let text = value?.string, isHex(text) else { return nil }
+        let digits = text.dropFirst(2).drop { $0 == "0" }
+        if digits.isEmpty { return text.count > 2 ? 0 : nil }
+        guard digits.count <= 16 else { return nil }
+        return UInt64(digits, radix: 16)
+    }
+
+    static func quantity(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
+
+    /// A lowercase hex string of exactly `digits` digits (nil otherwise).
+    static func fixed(_ value: JSON?, digits: Int) -> String? {
+        guard let text = value?.string, isHex(text, digits: digits) else { return nil }
+        return text.lowercased()
+    }
+
+    /// Lowercase hex data of any even length.
+    static func data(_ value: JSON?) -> String? {
+        guard let text = value?.string, isHex(text), text.utf8.count % 2 == 0 else { return nil }
+        return text.lowercased()
+    }
+}

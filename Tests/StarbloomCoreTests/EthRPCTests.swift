@@ -1,0 +1,388 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+@testable import StarbloomCore
+
+/// The bundled eth-rpc source (Plugins/eth-rpc) against a real local EVM: eth-tester + py-evm behind
+/// Tests/eth-tester/server.py. After applying reverts, the log topic equals the chain's canonical
+/// logs exactly, through a reorg while running and one while the instance is stopped.
+@Suite("eth-rpc plugin against eth-tester", .serialized, .enabled(if: EthTesterServer.available, EthTesterServer.unavailableReason))
+struct EthRPCTests {
+    static func metric(_ host: StarbloomHost, _ name: String, instance: String = "eth") -> Double? {
+        host.metricValue("starbloom_plugin_eth_rpc_\(name){instance=\"\(instance)\",plugin=\"eth-rpc\"}")
+    }
+
+    static func install(_ fixtures: FixtureBuilder) throws {
+        let path = TestPaths.bundledPlugin("eth_rpc")
+        try #require(FileManager.default.fileExists(atPath: path),
+                     "bundled plugin \(path) not found: build the package (swift build) or set STARBLOOM_BUILD_DIR")
+        try FileManager.default.copyItem(atPath: path, toPath: "\(fixtures.pluginsDirectory)/libsbplugin_eth_rpc.so")
+    }
+
+    static func settings(_ server: EthTesterServer, chainID: Int64) -> [String: SettingValue] {
+        [
+            "endpoints": .list([.string(server.url)]), "chain_id": .int(chainID), "start_block": .int(0),
+            "confirmations": .int(3), "batch_blocks": .int(4), "poll_interval_ms": .int(20),
+            "request_timeout_ms": .int(5000), "topic_blocks": .string("eth.blocks"), "topic_logs": .string("eth.logs"),
+        ]
+    }
+
+    /// Surviving records after applying reverts (each revert removes the latest identical record).
+    static func survivors(_ records: [QueueRecord]) throws -> [QueueRecord] {
+        var alive: [QueueRecord] = []
+        for record in records {
+            if record.header("starbloom-revert") != nil {
+                #expect(record.header("starbloom-revert") == "1")
+                let original = record.payloadText.replacingOccurrences(of: #""removed":true}"#, with: #""removed":false}"#)
+                let index = try #require(alive.lastIndex { $0.payloadText == original }, "a revert retracts a published record: \(record.payloadText)")
+                #expect(index == alive.count - 1 || record.payloadText.contains("\"logCount\"") == false,
+                        "a block revert retracts the newest block")
+                alive.remove(at: index)
+            } else {
+                alive.append(record)
+            }
+        }
+        return alive
+    }
+
+    static func object(_ text: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+    }
+
+    /// Waits until the plugin's cursor is at the chain head (and stays there for a poll or two).
+    static func waitCaughtUp(_ host: StarbloomHost, _ server: EthTesterServer, _ instance: PluginInstance) throws {
+        let head = try server.blockNumber()
+        let name = instance.status.name
+        let reached = waitUntil(timeout: 60) { metric(host, "cursor_block", instance: name) == Double(head) }
+        try #require(reached, "cursor \(metric(host, "cursor_block", instance: name) ?? -1) != head \(head); status \(instance.status); logs \(instance.logs.suffix(10))")
+    }
+
+    /// After reverts, `eth.logs` equals `eth_getLogs` over the whole chain (in order), and
+    /// `eth.blocks` is the canonical chain 0...head.
+    static func checkCanonical(_ host: StarbloomHost, _ server: EthTesterServer, token: String, logCount: Int,
+                               instance: String = "eth", sameHostThroughout: Bool = true) throws {
+        let head = try server.blockNumber()
+        let canonical = try #require(try server.call("eth_getLogs", [["fromBlock": "0x0", "toBlock": "0x" + String(head, radix: 16)]]) as? [[String: Any]])
+        let logRecords = host.records(topic: "eth.logs")
+        let published = try survivors(logRecords).map { try object($0.payloadText) }
+        #expect(published.count == canonical.count, "published \(published.count), canonical \(canonical.count)")
+        #expect(canonical.count == logCount)
+        func identity(_ log: [String: Any]) -> String {
+            ["address", "blockNumber", "blockHash", "transactionHash", "transactionIndex", "logIndex", "data"]
+                .map { "\(log[$0] ?? "nil")" }.joined(separator: "|") + "|\(log["topics"] ?? "nil")"
+        }
+        #expect(published.map(identity) == canonical.map(identity))
+        #expect(published.allSatisfy { $0["removed"] as? Bool == false && ($0["address"] as? String) == token })
+        #expect(logRecords.allSatisfy { $0.keyText == token })
+
+        let blocks = try survivors(host.records(topic: "eth.blocks"))
+        #expect(blocks.map(\.keyText) == (0...head).map { String($0) })
+        let canonicalBlocks = try (0...head).map { number in
+            try #require(try server.call("eth_getBlockByNumber", ["0x" + String(number, radix: 16), false]) as? [String: Any])
+        }
+        for (record, block) in zip(blocks, canonicalBlocks) {
+            let json = try object(record.payloadText)
+            #expect(json["hash"] as? String == block["hash"] as? String, "block \(record.keyText)")
+            #expect(json["parentHash"] as? String == block["parentHash"] as? String)
+            #expect(json["timestamp"] as? String == block["timestamp"] as? String)
+            let timestamp = try #require(UInt64((block["timestamp"] as? String ?? "").dropFirst(2), radix: 16))
+            #expect(record.eventTimeNs == Int64(timestamp) * 1_000_000_000)
+        }
+        // Metrics count from the host's start.
+        #expect(!sameHostThroughout || metric(host, "logs_published_total", instance: instance) == Double(logRecords.filter { $0.headers.isEmpty }.count))
+    }
+
+    static func startHost(_ fixtures: FixtureBuilder, installPlugin: Bool = true) throws -> StarbloomHost {
+        if installPlugin { try install(fixtures) }
+        let configuration = fixtures.configuration()
+        let host = StarbloomHost(configuration: configuration, services: try HostServices.embedded(configuration: configuration))
+        try host.start()
+        return host
+    }
+
+    @Test("429 with Retry-After, 500, malformed JSON, a JSON-RPC error, a dropped connection, a stall and a dead first endpoint: no gap, no duplicate")
+    func faultsAndFailover() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let token = try #require(try server.call("test_deployToken") as? String)
+        for i in 1...8 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000a11ce", "0x\(String(i, radix: 16))"]) }
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["endpoints"] = .list([.string("http://127.0.0.1:1/"), .string(server.url)]) // nothing listens on port 1
+        settings["request_timeout_ms"] = .int(1000)
+        settings["backoff_max_ms"] = .int(400)
+        do {
+        let host = try Self.startHost(fixtures)
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(instance.hasLog("failing over to \(server.url)"), "the start failed over from the dead endpoint")
+        defer { host.shutdown() }
+        // Faults for the plugin's next requests (the test's own curl requests are not affected).
+        _ = try server.call("test_faults", ["429", "500", "garbage", "rpcerror", "close", "stall:1500", "500"])
+        for i in 1...4 { _ = try server.call("test_transfer", ["0x0000000000000000000000000000000000000b0b", "0x\(String(i, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(waitUntil(timeout: 5) { instance.status.state == .running }, "healthy again once requests succeed: \(instance.status)")
+        instance.disable()
+        #expect((Self.metric(host, "request_errors_total") ?? 0) >= 9, "2 refused connections and 7 injected faults")
+        #expect((Self.metric(host, "failovers_total") ?? 0) >= 1)
+        #expect((Self.metric(host, "retries_total") ?? 0) >= 9)
+        try Self.checkCanonical(host, server, token: token, logCount: 12)
+        }
+
+        // A whole host restart on the same data directory: the checkpoint resumes the chain.
+        _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000ca201", "0x77"])
+        let host = try Self.startHost(fixtures, installPlugin: false)
+        defer { host.shutdown() }
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000ca201", "0x78"])
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(instance.hasLog("resuming after block"))
+        instance.disable()
+        try Self.checkCanonical(host, server, token: token, logCount: 14, sameHostThroughout: false)
+    }
+
+    @Test("sample.toml parses, and its settings (pointed at the test chain) start an instance that follows it")
+    func sampleConfiguration() throws {
+        let text = try String(contentsOfFile: "\(TestPaths.packageRoot)/Plugins/eth-rpc/sample.toml", encoding: .utf8)
+        let configuration = try HostConfiguration.parse(text)
+        var spec = try #require(configuration.instances.first)
+        #expect(spec.plugin == "eth-rpc")
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        _ = try server.call("test_deployToken")
+        spec.settings["endpoints"] = .list([.string(server.url)])
+        spec.settings["chain_id"] = .int(chainID)
+        spec.settings["poll_interval_ms"] = .int(20)
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        try host.addInstance(spec)
+        let instance = try #require(host.instance(named: spec.name))
+        #expect(waitForState(instance, .running, timeout: 30), "\(instance.status)")
+        _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000ca201", "0x5"])
+        let head = try server.blockNumber()
+        #expect(waitUntil(timeout: 30) { Self.metric(host, "cursor_block", instance: spec.name) == Double(head) }, "\(instance.logs.suffix(5))")
+        #expect(host.records(topic: "chain.logs").count == 1, "start_block = -1: only the transfer after the start")
+        instance.disable()
+    }
+
+    @Test("a reorg deeper than reorg_window: health degraded with the reason, nothing published after the cursor")
+    func deepReorgDegrades() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        _ = try server.call("test_deployToken")
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["reorg_window"] = .int(3)
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        let snapshot = try #require(try server.call("evm_snapshot") as? String)
+        for i in 1...6 { _ = try server.call("test_transfer", ["0x0000000000000000000000000000000000000b0b", "0x\(String(i, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        let cursor = Self.metric(host, "cursor_block")
+        let published = host.records(topic: "eth.logs").count + host.records(topic: "eth.blocks").count
+        _ = try server.call("evm_revert", [snapshot])
+        for i in 1...8 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000ca201", "0x\(String(i, radix: 16))"]) }
+        #expect(waitForState(instance, .degraded, timeout: 30), "\(instance.status)")
+        #expect(instance.status.lastError?.contains("reorg deeper than reorg_window (3 blocks)") == true, "\(instance.status.lastError ?? "none")")
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(Self.metric(host, "cursor_block") == cursor)
+        #expect(host.records(topic: "eth.logs").count + host.records(topic: "eth.blocks").count == published, "nothing published after the cursor")
+        instance.disable()
+    }
+
+    @Test("backfill, follow, a reorg that removes events, a reorg while stopped: the log topic after reverts equals eth_getLogs")
+    func canonicalAfterReorgs() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let token = try #require(try server.call("test_deployToken") as? String)
+        let alice = "0x00000000000000000000000000000000000a11ce"
+        let bob = "0x0000000000000000000000000000000000000b0b"
+        let carol = "0x00000000000000000000000000000000000ca201"
+        for i in 1...12 { _ = try server.call("test_transfer", [alice, "0x\(String(i * 1000, radix: 16))"]) }
+
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        let plugin = try #require(host.catalog.plugin(named: "eth-rpc"), "refused: \(host.catalog.refused)")
+        #expect(plugin.kind == .source)
+
+        // A wrong chain id fails the start with both ids.
+        var wrong = Self.settings(server, chainID: chainID)
+        wrong["chain_id"] = .int(chainID + 1)
+        try host.addInstance(InstanceSpec(name: "wrong-chain", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: wrong))
+        let wrongInstance = try #require(host.instance(named: "wrong-chain"))
+        #expect(waitForState(wrongInstance, .failed, timeout: 30), "\(wrongInstance.status)")
+        #expect(wrongInstance.status.lastError?.contains("chain id mismatch") == true &&
+                wrongInstance.status.lastError?.contains("chain_id is \(chainID + 1)") == true,
+                "\(wrongInstance.status.lastError ?? "none")")
+
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never),
+                                          settings: Self.settings(server, chainID: chainID)))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+
+        // Reorg 1 while running: three transfers to bob are published, then replaced by a longer
+        // branch of transfers to carol (the bob events disappear from the chain).
+        let snapshot = try #require(try server.call("evm_snapshot") as? String)
+        for i in 1...3 { _ = try server.call("test_transfer", [bob, "0x\(String(i, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(host.payloads(topic: "eth.logs").contains { $0.contains(String(bob.dropFirst(2))) })
+        _ = try server.call("evm_revert", [snapshot])
+        for i in 1...5 { _ = try server.call("test_transfer", [carol, "0x\(String(i + 100, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(Self.metric(host, "reorgs_total") == 1)
+        #expect(Self.metric(host, "reverted_blocks_total") == 3)
+        #expect(Self.metric(host, "reverted_logs_total") == 3)
+
+        // Two reorgs in quick succession (the plugin may see one or both).
+        let snapshotA = try #require(try server.call("evm_snapshot") as? String)
+        for i in 1...2 { _ = try server.call("test_transfer", [bob, "0x\(String(i + 400, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        _ = try server.call("evm_revert", [snapshotA])
+        let snapshotB = try #require(try server.call("evm_snapshot") as? String)
+        for i in 1...3 { _ = try server.call("test_transfer", [bob, "0x\(String(i + 500, radix: 16))"]) }
+        _ = try server.call("evm_revert", [snapshotB])
+        for i in 1...4 { _ = try server.call("test_transfer", [carol, "0x\(String(i + 600, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        #expect((Self.metric(host, "reorgs_total") ?? 0) >= 2)
+
+        // Reorg while the instance is stopped: the restart finds its cursor orphaned.
+        let snapshot2 = try #require(try server.call("evm_snapshot") as? String)
+        for i in 1...2 { _ = try server.call("test_transfer", [bob, "0x\(String(i + 200, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        instance.disable()
+        _ = try server.call("evm_revert", [snapshot2])
+        _ = try server.call("evm_mine")
+        for i in 1...3 { _ = try server.call("test_transfer", [alice, "0x\(String(i + 300, radix: 16))"]) }
+        instance.enable()
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(instance.hasLog("resuming after block"))
+        #expect(instance.hasLog("reorg at block"))
+        for _ in 1...2 { _ = try server.call("evm_mine") }
+        _ = try server.call("test_transfer", [carol, "0x1"])
+        try Self.waitCaughtUp(host, server, instance)
+        instance.disable()
+
+        try Self.checkCanonical(host, server, token: token, logCount: 12 + 5 + 4 + 3 + 1)
+        let survivors = try Self.survivors(host.records(topic: "eth.logs"))
+        #expect(!survivors.contains { $0.payloadText.contains(String(bob.dropFirst(2))) }, "bob's transfers were all reorged away")
+    }
+}
+
+extension Int64 {
+    init?(_ text: String, hexPrefixed: Bool) {
+        guard text.hasPrefix("0x"), let value = Int64(text.dropFirst(2), radix: 16) else { return nil }
+        self = value
+    }
+}
+
+/// Tests/eth-tester/server.py as a subprocess on a free port, and a JSON-RPC client for the test
+/// (curl; the plugin itself uses its own HTTP client).
+final class EthTesterServer: @unchecked Sendable {
+    static let script = "\(TestPaths.packageRoot)/Tests/eth-tester/server.py"
+    static let unavailableReason: Comment =
+        "python3 with eth-tester[py-evm] and web3 is not importable: run scripts/install-deps --test-tools (CI does)"
+
+    /// Whether `python3 -c 'import eth_tester, web3'` works.
+    static let available: Bool = {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import eth_tester, web3, eth.vm"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        do { try process.run() } catch { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }()
+
+    let process: Process
+    let url: String
+    private var nextID = 1
+
+    let input: Pipe
+
+    private init(process: Process, port: Int, input: Pipe) {
+        self.process = process
+        self.input = input
+        self.url = "http://127.0.0.1:\(port)/"
+    }
+
+    static func start() throws -> EthTesterServer {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--port", "0", "--exit-with-stdin"]
+        let input = Pipe() // closed when this process ends: the server then exits too
+        process.standardInput = input
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.standardError
+        try process.run()
+        // The first line is "listening <port>" once the server accepts connections.
+        var line = ""
+        let deadline = Date(timeIntervalSinceNow: 60)
+        while !line.contains("\n"), Date() < deadline, process.isRunning {
+            let data = output.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            line += String(decoding: data, as: UTF8.self)
+        }
+        guard line.hasPrefix("listening "), let port = Int(line.dropFirst("listening ".count).prefix { $0.isNumber }) else {
+            process.terminate()
+            throw FixtureBuildError(description: "server.py did not start: '\(line)'")
+        }
+        return EthTesterServer(process: process, port: port, input: input)
+    }
+
+    func stop() {
+        try? input.fileHandleForWriting.close()
+        if process.isRunning { process.terminate() }
+        if !waitUntil(timeout: 5, { !process.isRunning }) {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
+    /// One JSON-RPC call; throws on an error answer.
+    func call(_ method: String, _ params: [Any] = []) throws -> Any? {
+        nextID += 1
+        let request: [String: Any] = ["jsonrpc": "2.0", "id": nextID, "method": method, "params": params]
+        let body = try JSONSerialization.data(withJSONObject: request)
+        let curl = Process()
+        curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        curl.arguments = ["curl", "-sS", "--max-time", "60", "-X", "POST", "-H", "Content-Type: application/json",
+                          "--data-binary", String(decoding: body, as: UTF8.self), url]
+        let output = Pipe()
+        curl.standardOutput = output
+        try curl.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        curl.waitUntilExit()
+        guard curl.terminationStatus == 0,
+              let answer = try JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) as? [String: Any] else {
+            throw FixtureBuildError(description: "\(method): curl exit \(curl.terminationStatus), answer '\(String(decoding: data, as: UTF8.self))'")
+        }
+        if let error = answer["error"] { throw FixtureBuildError(description: "\(method): \(error)") }
+        return answer["result"] is NSNull ? nil : answer["result"]
+    }
+
+    func blockNumber() throws -> UInt64 {
+        let text = try call("eth_blockNumber") as? String ?? ""
+        guard text.hasPrefix("0x"), let value = UInt64(text.dropFirst(2), radix: 16) else {
+            throw FixtureBuildError(description: "eth_blockNumber answered '\(text)'")
+        }
+        return value
+    }
+}
