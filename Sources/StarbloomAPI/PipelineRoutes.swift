@@ -23,6 +23,9 @@ enum PipelineRoutes {
             let name = try pipelineName(context)
             let manager = try manager(host)
             let definition = try await parse(request, name: name)
+            if manager.pipeline(named: name) == nil && manager.all.count >= PipelineManager.maxPipelines {
+                throw Problem.unprocessable("at most \(PipelineManager.maxPipelines) pipelines run on one host (each has two threads); delete one first")
+            }
             let created = try await AdminRoutes.offload { () throws(StoreError) -> Bool in try manager.apply(definition) }
             guard let runner = manager.pipeline(named: name) else { throw Problem.notFound("pipeline '\(name)' was removed meanwhile") }
             return jsonResponse(created ? .created : .ok, describe(runner))

@@ -10,6 +10,9 @@ import Synchronization
 /// windows and dedupe keys start empty while the inputs continue from the offsets reached (nothing
 /// is read twice). `remove` stops a pipeline and forgets its definition, state and offsets.
 public final class PipelineManager: Sendable {
+    /// Each pipeline has two threads; the API refuses more than this many.
+    public static let maxPipelines = 64
+
     private let queue: any MessageQueue
     private let store: PipelineStore
     private let series: SQLiteTimeSeriesStore?

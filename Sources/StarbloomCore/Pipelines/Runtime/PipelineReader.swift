@@ -29,6 +29,7 @@ final class PipelineReader: @unchecked Sendable {
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
     private static let depth = 2
+    private static let batchBytes = 8 << 20
 
     init(queue: any MessageQueue, definition: PipelineDefinition, ownTopics: Set<String>, offsets: [PipelineCheckpoint.Position: UInt64]) {
         self.queue = queue
@@ -117,6 +118,7 @@ final class PipelineReader: @unchecked Sendable {
     /// Up to `batch_size` records, in a fixed order (topics by name, partitions in order).
     private func read() throws(QueueError) -> Batch {
         var batch = Batch()
+        var bytes = 0
         let topics = queue.topics()
             .filter { topic in !ownTopics.contains(topic.name) && definition.inputs.contains { TopicName.matches(pattern: $0, topic: topic.name) } }
             .sorted { $0.name < $1.name }
@@ -132,13 +134,22 @@ final class PipelineReader: @unchecked Sendable {
                     batch.started.append((position, offset))
                 }
                 offset = max(offset, partition.firstOffset)
-                guard offset < partition.nextOffset, batch.records.count < definition.batchSize else { continue }
-                let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset,
-                                          limit: definition.batchSize - batch.records.count)
-                guard let last = page.last else { continue }
-                offsets[position] = last.offset + 1
-                batch.ends.append((position, last.offset + 1))
-                batch.records.append(contentsOf: page)
+                // Pages of at most 256 records until the batch is full by count or by bytes, so two
+                // batches ahead stay within a few tens of MiB even with 1 MiB records.
+                var end: UInt64?
+                while offset < partition.nextOffset, batch.records.count < definition.batchSize, bytes < Self.batchBytes {
+                    let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset,
+                                              limit: min(256, definition.batchSize - batch.records.count))
+                    guard let last = page.last else { break }
+                    for record in page { bytes += record.payload.count + record.key.count + 64 }
+                    offset = last.offset + 1
+                    end = offset
+                    batch.records.append(contentsOf: page)
+                }
+                if let end {
+                    offsets[position] = end
+                    batch.ends.append((position, end))
+                }
             }
         }
         return batch
