@@ -155,6 +155,14 @@ final class EthRPCSource: StarbloomSource {
                 throw PluginError("this instance's checkpoint is for chain \(decoded.chainID), but chain_id is \(settings.chainID): use a new instance name for another chain")
             }
             window = decoded.window
+            if decoded.slim {
+                for index in window.indices {
+                    guard let full = try keptBlocks.load(number: window[index].number, hash: window[index].hash, chainID: settings.chainID) else {
+                        throw PluginError("the stored payloads of block \(window[index].number) in the reorg window are missing; a reorg reaching it could not be reverted (start a new instance)")
+                    }
+                    window[index] = full
+                }
+            }
             if let tip = window.last {
                 cursorGauge.set(Double(tip.number))
                 host.log(.info, "resuming after block \(tip.number) (\(tip.hash)), \(window.count) blocks in the reorg window")
@@ -320,16 +328,26 @@ final class EthRPCSource: StarbloomSource {
             try host.publish(topic: settings.topicLogs, key: Array(log.address.utf8), payload: log.payload, eventTimeNs: timeNs)
         }
         logsPublished.add(UInt64(logs.count))
-        window.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
-                                blockPublished: settings.emitBlocks, blockPayload: payload, logs: logs))
-        if window.count > settings.reorgWindow { window.removeFirst(window.count - settings.reorgWindow) }
+        let kept = KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
+                             blockPublished: settings.emitBlocks, blockPayload: payload, logs: logs)
+        try keptBlocks.store(kept, chainID: settings.chainID) // before the checkpoint that refers to it
+        window.append(kept)
+        var evicted: [KeptBlock] = []
+        if window.count > settings.reorgWindow {
+            evicted = Array(window.prefix(window.count - settings.reorgWindow))
+            window.removeFirst(window.count - settings.reorgWindow)
+        }
         try saveCheckpoint()
+        for block in evicted { try keptBlocks.delete(number: block.number) }
         cursorGauge.set(Double(header.number))
     }
 
+    /// Numbers and hashes only: the payloads are in `keptBlocks` (see `CheckpointCodec`).
     private func saveCheckpoint() throws {
-        try host.saveCheckpoint(CheckpointCodec.encode(chainID: settings.chainID, window: window[...]))
+        try host.saveCheckpoint(CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true))
     }
+
+    private var keptBlocks: KeptBlockStore { KeptBlockStore(host: host) }
 
     /// The tip is no longer canonical: find the newest kept block that still is, and revert every
     /// published block above it (newest first: its logs newest first, then the block).
@@ -374,6 +392,7 @@ final class EthRPCSource: StarbloomSource {
             revertedBlocks.add()
             window.removeLast()
             try saveCheckpoint()
+            try keptBlocks.delete(number: orphan.number)
         }
         cursorGauge.set(Double(ancestor.number))
     }

@@ -1,3 +1,5 @@
+import StarbloomPluginSDK
+
 /// A published block kept for reorg handling: its hash, and the exact payloads published for it so
 /// that revert records repeat them byte for byte.
 struct KeptBlock: Equatable {
@@ -16,11 +18,17 @@ struct KeptLog: Equatable {
 
 /// The checkpoint: chain id and the window of the last `reorg_window` published blocks, oldest
 /// first; the cursor is its last entry. Binary, length-prefixed, little-endian.
+///
+/// Format 2 (`slim`) leaves the payloads out: with hundreds of logs a block, 128 blocks of payloads
+/// exceed what one checkpoint may hold (1 MiB), so each block's payloads live in the instance's
+/// key-value namespace (`KeptBlockStore`) and the checkpoint keeps numbers and hashes. Format 1
+/// (payloads inline) is still read.
 enum CheckpointCodec {
     static let magic = Array("ETHRPC1\n".utf8)
+    static let slimMagic = Array("ETHRPC2\n".utf8)
 
-    static func encode(chainID: UInt64, window: ArraySlice<KeptBlock>) -> [UInt8] {
-        var out = magic
+    static func encode(chainID: UInt64, window: ArraySlice<KeptBlock>, slim: Bool = false) -> [UInt8] {
+        var out = slim ? slimMagic : magic
         out.reserveCapacity(256 * window.count + 32)
         put64(&out, chainID)
         put32(&out, UInt32(window.count))
@@ -29,6 +37,7 @@ enum CheckpointCodec {
             put64(&out, block.timestamp)
             out.append(block.blockPublished ? 1 : 0)
             putBytes(&out, Array(block.hash.utf8))
+            if slim { continue }
             putBytes(&out, block.blockPayload)
             put32(&out, UInt32(block.logs.count))
             for log in block.logs {
@@ -39,24 +48,32 @@ enum CheckpointCodec {
         return out
     }
 
-    static func decode(_ bytes: [UInt8]) -> (chainID: UInt64, window: [KeptBlock])? {
+    /// The window; `slim` when the payloads are left out (to be read from `KeptBlockStore`).
+    static func decode(_ bytes: [UInt8]) -> (chainID: UInt64, window: [KeptBlock], slim: Bool)? {
         var reader = Reader(bytes: bytes)
-        guard reader.take(magic.count) == magic, let chainID = reader.u64(), let count = reader.u32() else { return nil }
+        guard let head = reader.take(magic.count), head == magic || head == slimMagic,
+              let chainID = reader.u64(), let count = reader.u32() else { return nil }
+        let slim = head == slimMagic
         var window: [KeptBlock] = []
         for _ in 0..<count {
             guard let number = reader.u64(), let timestamp = reader.u64(), let flag = reader.take(1),
-                  let hash = reader.chunk(), let payload = reader.chunk(), let logCount = reader.u32() else { return nil }
+                  let hash = reader.chunk() else { return nil }
+            var payload: [UInt8] = []
             var logs: [KeptLog] = []
-            for _ in 0..<logCount {
-                guard let address = reader.chunk(), let logPayload = reader.chunk() else { return nil }
-                logs.append(KeptLog(address: String(decoding: address, as: UTF8.self), payload: logPayload))
+            if !slim {
+                guard let blockPayload = reader.chunk(), let logCount = reader.u32() else { return nil }
+                payload = blockPayload
+                for _ in 0..<logCount {
+                    guard let address = reader.chunk(), let logPayload = reader.chunk() else { return nil }
+                    logs.append(KeptLog(address: String(decoding: address, as: UTF8.self), payload: logPayload))
+                }
             }
             if let last = window.last, last.number + 1 != number { return nil }
             window.append(KeptBlock(number: number, hash: String(decoding: hash, as: UTF8.self), timestamp: timestamp,
                                     blockPublished: flag[0] != 0, blockPayload: payload, logs: logs))
         }
         guard reader.index == bytes.count else { return nil }
-        return (chainID, window)
+        return (chainID, window, slim)
     }
 
     private static func put32(_ out: inout [UInt8], _ v: UInt32) { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }
@@ -108,5 +125,48 @@ enum Hex {
     static func data(_ value: JSON?) -> String? {
         guard let text = value?.string, isHex(text), text.utf8.count % 2 == 0 else { return nil }
         return text.lowercased()
+    }
+}
+
+/// Each kept block's payloads in the instance's key-value namespace: `kept/<number>` holds the
+/// chunk count and the block hash, `kept/<number>/<i>` the encoded block in chunks of 512 KiB (a
+/// value may hold 1 MiB; a block with thousands of logs needs several).
+struct KeptBlockStore {
+    let host: Host
+    private static let chunkBytes = 512 << 10
+
+    private func key(_ number: UInt64, _ chunk: Int? = nil) -> [UInt8] {
+        Array((chunk.map { "kept/\(number)/\($0)" } ?? "kept/\(number)").utf8)
+    }
+
+    func store(_ block: KeptBlock, chainID: UInt64) throws(PluginError) {
+        let bytes = CheckpointCodec.encode(chainID: chainID, window: [block][...])
+        let chunks = stride(from: 0, to: bytes.count, by: Self.chunkBytes).map { Array(bytes[$0..<min($0 + Self.chunkBytes, bytes.count)]) }
+        for (index, chunk) in chunks.enumerated() { try host.put(key(block.number, index), chunk) }
+        var header = withUnsafeBytes(of: UInt32(chunks.count).littleEndian) { Array($0) }
+        header += Array(block.hash.utf8)
+        try host.put(key(block.number), header) // last: a header is never seen without its chunks
+    }
+
+    /// The block stored under `number` if it is the one with `hash`.
+    func load(number: UInt64, hash: String, chainID: UInt64) throws(PluginError) -> KeptBlock? {
+        guard let header = try host.get(key(number))?.value, header.count >= 4,
+              String(decoding: header[4...], as: UTF8.self) == hash else { return nil }
+        let count = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+        var bytes: [UInt8] = []
+        for index in 0..<count {
+            guard let chunk = try host.get(key(number, index))?.value else { return nil }
+            bytes += chunk
+        }
+        guard let decoded = CheckpointCodec.decode(bytes), decoded.chainID == chainID, decoded.window.count == 1,
+              decoded.window[0].hash == hash else { return nil }
+        return decoded.window[0]
+    }
+
+    func delete(number: UInt64) throws(PluginError) {
+        guard let header = try host.get(key(number))?.value, header.count >= 4 else { return }
+        let count = Int(header[0]) | Int(header[1]) << 8 | Int(header[2]) << 16 | Int(header[3]) << 24
+        try host.delete(key(number))
+        for index in 0..<count { try host.delete(key(number, index)) }
     }
 }

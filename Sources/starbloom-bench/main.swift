@@ -5,6 +5,7 @@
 //   starbloom-bench queue-rss  peak RSS while publishing 10M records (own process)
 //   starbloom-bench storage [kv|series|all]  key-value and time-series store (issue 4)
 //   starbloom-bench pipeline [EVENTS]  filter + tumbling window count and uint256 sum vs a plain loop (issue 6)
+//   starbloom-bench chain [LOGS]       eth-rpc + evm-decode from a fast JSON-RPC fixture; blocks/s against eth-tester (issue 7)
 import CBenchSupport
 import CStarbloomABI
 import Foundation
@@ -25,10 +26,13 @@ case "queue-rss":
 case "pipeline":
     try await PipelineBench.run(events: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 1_000_000)
     exit(0)
+case "chain":
+    try ChainBench.run(logs: Int(CommandLine.arguments.dropFirst(2).first ?? "") ?? 200_000)
+    exit(0)
 case "host":
     break
 default:
-    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|all]|pipeline [EVENTS]]\n".utf8))
+    FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|all]|pipeline [EVENTS]|chain [LOGS]]\n".utf8))
     exit(2)
 }
 
