@@ -47,7 +47,9 @@ enum PipelineRoutes {
     /// The `{name}` path segment, percent-decoded.
     private static func pipelineName(_ context: StarbloomRequestContext) throws -> String {
         let raw = try context.parameters.require("name")
-        return raw.removingPercentEncoding ?? raw
+        let name = raw.removingPercentEncoding ?? raw
+        if let problem = PipelineDefinition.nameProblem(name) { throw Problem.badRequest(problem) }
+        return name
     }
 
     private static func manager(_ host: StarbloomHost) throws -> PipelineManager {
@@ -58,7 +60,6 @@ enum PipelineRoutes {
     }
 
     private static func parse(_ request: Request, name: String?) async throws -> PipelineDefinition {
-        if let name, let problem = PipelineDefinition.nameProblem(name) { throw Problem.badRequest(problem) }
         let body = try await AdminRoutes.body(of: request, limit: 1 << 20)
         do throws(PipelineConfigError) {
             return try PipelineDefinition.parse(try PipelineDefinition.table(fromJSON: body), name: name)

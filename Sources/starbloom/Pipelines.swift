@@ -47,8 +47,8 @@ extension Starbloom.Pipelines {
                 let list = try AdminClient.decoder.decode(PipelineList.self, from: data)
                 for pipeline in list.pipelines {
                     let status = pipeline.status
-                    print("\(pipeline.name)  \(status.state)  processed=\(status.processed) emitted=\(status.emitted) dead_lettered=\(status.dead_lettered) late=\(status.late) checkpoints=\(status.checkpoints)"
-                          + (status.last_error.map { "  error: \($0)" } ?? ""))
+                    print("\(pipeline.name)  \(status.state)  processed=\(status.processed) emitted=\(status.emitted) dead_lettered=\(status.deadLettered) late=\(status.late) checkpoints=\(status.checkpoints)"
+                          + (status.lastError.map { "  error: \($0)" } ?? ""))
                 }
             }
         }
@@ -99,19 +99,11 @@ extension Starbloom.Pipelines {
     }
 }
 
+/// `GET /v1/pipelines`, decoded with the host's own status type.
 struct PipelineList: Decodable {
     struct Item: Decodable {
         let name: String
-        let status: Status
-    }
-    struct Status: Decodable {
-        let state: String
-        let last_error: String?
-        let processed: UInt64
-        let emitted: UInt64
-        let dead_lettered: UInt64
-        let late: UInt64
-        let checkpoints: UInt64
+        let status: PipelineStatus
     }
     let pipelines: [Item]
 }

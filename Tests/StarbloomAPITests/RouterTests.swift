@@ -148,6 +148,24 @@ struct RouterTests {
             .init(method: .post, uri: "/v1/keys", key: a, body: #"{"name": "ci", "role": "root"}"#, status: .badRequest),
             .init(method: .post, uri: "/v1/keys", key: a, body: #"{"name": "ci", "role": "reader", "topics": ["bad..x"]}"#, status: .badRequest),
             .init(method: .delete, uri: "/v1/keys/ffffffff", key: a, status: .notFound),
+            // Pipelines (admin)
+            .init(method: .put, uri: "/v1/pipelines/p1", key: a, body: #"{"inputs": ["orders.>"], "steps": [{"type": "filter", "where": "n > 1"}], "outputs": [{"topic": "p1.out"}]}"#, status: .created),
+            .init(method: .put, uri: "/v1/pipelines/p1", key: a, body: #"{"inputs": ["orders.>"], "outputs": [{"topic": "p1.out"}]}"#, status: .ok),
+            .init(method: .get, uri: "/v1/pipelines", key: a, status: .ok),
+            .init(method: .get, uri: "/v1/pipelines/p1", key: a, status: .ok),
+            .init(method: .get, uri: "/v1/pipelines", key: w, status: .forbidden),
+            .init(method: .put, uri: "/v1/pipelines/p1", key: r, body: "{}", status: .forbidden),
+            .init(method: .put, uri: "/v1/pipelines/bad%20name", key: a, body: #"{"inputs": ["x"], "outputs": [{"topic": "y"}]}"#, status: .badRequest),
+            .init(method: .put, uri: "/v1/pipelines/p2", key: a, body: "not json", status: .unprocessableContent),
+            .init(method: .put, uri: "/v1/pipelines/p2", key: a, body: #"{"inputs": ["x"]}"#, status: .unprocessableContent),
+            .init(method: .put, uri: "/v1/pipelines/p2", key: a, body: #"{"inputs": ["x"], "outputs": [{"topic": "y"}], "colour": 1}"#, status: .unprocessableContent),
+            .init(method: .put, uri: "/v1/pipelines/p2", key: a, body: #"{"name": "p3", "inputs": ["x"], "outputs": [{"topic": "y"}]}"#, status: .unprocessableContent),
+            .init(method: .put, uri: "/v1/pipelines/p2", key: a, body: #"{"inputs": ["x"], "outputs": [{"topic": "y"}], "batch_size": 0}"#, status: .unprocessableContent),
+            .init(method: .post, uri: "/v1/pipelines/validate", key: a, body: #"{"name": "v", "inputs": ["x"], "outputs": [{"topic": "y"}]}"#, status: .ok),
+            .init(method: .post, uri: "/v1/pipelines/validate", key: a, body: #"{"name": "v", "inputs": ["x"], "steps": [{"type": "filter", "where": "n >"}], "outputs": [{"topic": "y"}]}"#, status: .unprocessableContent),
+            .init(method: .get, uri: "/v1/pipelines/p2", key: a, status: .notFound),
+            .init(method: .delete, uri: "/v1/pipelines/p1", key: a, status: .noContent),
+            .init(method: .delete, uri: "/v1/pipelines/p1", key: a, status: .notFound),
         ]
         try await fixture.application.test(.router) { client in
             for test in cases {

@@ -147,9 +147,7 @@ extension PipelineDefinition {
         }
         var timeField: Expression?
         if let text = try reader.string("time_field") { timeField = try reader.expression(text, key: "time_field") }
-        let unitText = try reader.string("time_unit") ?? "s"
-        let units: [String: Int64] = ["s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1]
-        guard let unit = units[unitText] else { throw PipelineConfigError("\(location): time_unit must be s, ms, us or ns, got \"\(unitText)\"") }
+        let unit = try reader.timeUnit()
         var groupBy: [(String, Expression)] = []
         for field in try reader.stringList("group_by") ?? [] {
             let expression = try reader.expression(field, key: "group_by")
@@ -209,10 +207,7 @@ extension PipelineDefinition {
             }
             var time: (field: Expression, unitNs: Int64)?
             if let field = try reader.string("time") {
-                let unitText = try reader.string("time_unit") ?? "s"
-                let units: [String: Int64] = ["s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1]
-                guard let unit = units[unitText] else { throw PipelineConfigError("\(location): time_unit must be s, ms, us or ns, got \"\(unitText)\"") }
-                time = (try reader.expression(field, key: "time"), unit)
+                time = (try reader.expression(field, key: "time"), try reader.timeUnit())
             }
             output = .series(metric: metric, values: values, tags: try reader.stringList("tags") ?? [], time: time)
         } else if let namespace = try reader.string("kv") {
@@ -301,6 +296,14 @@ struct DefinitionReader {
             throw PipelineConfigError("\(location): '\(key)' must be a positive duration such as \"500ms\", \"10s\", \"5m\", \"1h\" or \"1d\"")
         }
         return nanoseconds
+    }
+
+    /// `time_unit`: "s" (the default), "ms", "us" or "ns", as nanoseconds per unit.
+    mutating func timeUnit() throws(PipelineConfigError) -> Int64 {
+        let text = try string("time_unit") ?? "s"
+        let units: [String: Int64] = ["s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1]
+        guard let unit = units[text] else { throw PipelineConfigError("\(location): time_unit must be s, ms, us or ns, got \"\(text)\"") }
+        return unit
     }
 
     static func parseDuration(_ text: String) -> Int64? {

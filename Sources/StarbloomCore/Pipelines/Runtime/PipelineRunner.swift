@@ -51,15 +51,14 @@ public final class PipelineRunner: @unchecked Sendable {
         for output in definition.outputs { if case .topic(let name) = output { own.insert(name) } }
         for step in definition.steps { if case .window(let window) = step { own.insert(window.lateTopic) } }
         ownTopics = own
+        let hash = PipelineDefinition.canonicalJSON(definition.source["steps"] ?? .array([])).withUnsafeBytes { StableHash.hash64($0) }
+        stepsFingerprint = hash == 0 ? 1 : hash
     }
 
     public var status: PipelineStatus { statusLock.withLock { $0 } }
 
     /// Identifies the steps' definition (key order aside): state saved under other steps is not loaded.
-    private var stepsFingerprint: UInt64 {
-        let hash = PipelineDefinition.canonicalJSON(definition.source["steps"] ?? .array([])).withUnsafeBytes { StableHash.hash64($0) }
-        return hash == 0 ? 1 : hash
-    }
+    private let stepsFingerprint: UInt64
 
     public func start() {
         statusLock.withLock { $0.state = "starting" }
@@ -227,14 +226,14 @@ public final class PipelineRunner: @unchecked Sendable {
                     }
                     var tagValues: [String: String] = [:]
                     for tag in tags {
-                        let value = try outputIndex.value(try Self.path(tag), of: event)
+                        let value = try outputIndex.value(try path(tag), of: event)
                         if case .string(let text) = value { tagValues[tag] = text.hasPrefix("0x") ? text.lowercased() : text }
                         else if value != .missing { tagValues[tag] = String(decoding: value.json, as: UTF8.self) }
                     }
                     let previous = event.header(PipelineHeaders.previousResult)
                     for field in values {
-                        guard var number = try Self.number(try outputIndex.value(try Self.path(field), of: event)) else { continue }
-                        if let previous, let before = try Self.number(Self.value(field, in: previous)) { number -= before }
+                        guard var number = try Self.number(try outputIndex.value(try path(field), of: event)) else { continue }
+                        if let previous, let before = try Self.number(value(field, in: previous)) { number -= before }
                         if event.isRevert { number = -number }
                         pendingPoints.append(TimeSeriesPoint(metric: "\(metric).\(field)", tags: tagValues, timestampNs: timestamp, value: number))
                     }
@@ -263,11 +262,19 @@ public final class PipelineRunner: @unchecked Sendable {
         }
     }
 
-    private static func path(_ field: String) throws(StepFailure) -> Expression {
-        do throws(ExpressionError) { return try Expression.parse(field) } catch { throw StepFailure("field \(field): \(error)") }
+    /// Series output fields compiled once (not per event); a name that is not a path fails each
+    /// result with the same message.
+    private var compiledPaths: [String: Result<Expression, StepFailure>] = [:]
+
+    private func path(_ field: String) throws(StepFailure) -> Expression {
+        if let known = compiledPaths[field] { return try known.get() }
+        let compiled: Result<Expression, StepFailure>
+        do throws(ExpressionError) { compiled = .success(try Expression.parse(field)) } catch { compiled = .failure(StepFailure("field \(field): \(error)")) }
+        compiledPaths[field] = compiled
+        return try compiled.get()
     }
 
-    private static func value(_ field: String, in payload: [UInt8]) throws(StepFailure) -> ExpressionValue {
+    private func value(_ field: String, in payload: [UInt8]) throws(StepFailure) -> ExpressionValue {
         let index = PayloadIndex()
         let event = PipelineEvent(key: [], payload: payload, headers: [], eventTimeNs: 0, isRevert: false)
         try index.load(event)

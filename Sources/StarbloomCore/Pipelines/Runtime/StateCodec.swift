@@ -40,8 +40,6 @@ struct StateReader {
 
     init(_ bytes: [UInt8]) { data = bytes }
 
-    var isAtEnd: Bool { position == data.count }
-
     mutating func varint() throws(StateDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0

@@ -89,7 +89,10 @@ final class EventExtractor {
         for (position, group) in definition.groupBy.enumerated() {
             if position > 0 { scratch.append(0x1F) }
             let start = scratch.count
-            if let key = groupKeys[position], let field = index.topLevelField(key, of: event), !field.valueHasEscapes, field.kind != .object, field.kind != .array {
+            // A one-segment path is looked up once: copied raw when plain, null when absent.
+            let key = groupKeys[position]
+            let field = key.flatMap { index.topLevelField($0, of: event) }
+            if let field, !field.valueHasEscapes, field.kind != .object, field.kind != .array {
                 event.payload.withUnsafeBytes { bytes in
                     scratch.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[field.valueRange]))
                 }
@@ -99,7 +102,7 @@ final class EventExtractor {
                         for offset in start..<buffer.count where buffer[offset] >= 0x41 && buffer[offset] <= 0x5A { buffer[offset] |= 0x20 }
                     }
                 }
-            } else if groupKeys[position] != nil && index.topLevelField(groupKeys[position]!, of: event) == nil {
+            } else if key != nil && field == nil {
                 scratch.append(contentsOf: "null".utf8)
             } else {
                 scratch.append(contentsOf: try index.value(group.expression, of: event).json)
