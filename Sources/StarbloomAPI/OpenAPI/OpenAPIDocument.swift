@@ -2142,6 +2142,9 @@ enum OpenAPIDocument {
      },
      "503": {
       "$ref": "#/components/responses/Problem"
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
      }
     },
     "security": [
@@ -2238,6 +2241,9 @@ enum OpenAPIDocument {
       "$ref": "#/components/responses/Problem"
      },
      "503": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "400": {
       "$ref": "#/components/responses/Problem"
      }
     },
