@@ -17,11 +17,17 @@ final class EthRPCSource: StarbloomSource {
             .int("confirmations", default: 12, doc: "depth at which a block counts as confirmed (the records' confirmed field)"),
             .bool("emit_blocks", default: true, doc: "publish block records on topic_blocks"),
             .stringList("addresses", doc: "only logs of these contract addresses (default: all)"),
+            .stringList("topic0", doc: "only logs whose first topic (the event signature hash) is one of these (default: any)"),
+            .stringList("topic1", doc: "only logs whose second topic is one of these (default: any)"),
+            .stringList("topic2", doc: "only logs whose third topic is one of these (default: any)"),
+            .stringList("topic3", doc: "only logs whose fourth topic is one of these (default: any)"),
             .int("batch_blocks", default: 100, doc: "blocks per eth_getLogs range and header batch, 1..10000"),
             .int("poll_interval_ms", default: 1000, doc: "milliseconds between head polls once caught up, 1..3600000"),
             .int("request_timeout_ms", default: 10000, doc: "timeout of one HTTP request (connect included), 100..600000"),
             .int("max_requests_per_second", default: 0, doc: "request rate limit per instance (a batch counts once); 0 = none, else 1..100000"),
             .int("backoff_max_ms", default: 5000, doc: "longest wait between retries of a failed request (backoff doubles from 100 ms), 10..600000"),
+            .int("max_lag_blocks", default: 5, doc: "with several endpoints: when the current one's head is more than this many blocks behind another's, switch to that one, 1..1000000"),
+            .int("lag_check_interval_ms", default: 10000, doc: "with several endpoints: milliseconds between comparisons of their heads, 10..3600000"),
             .int("reorg_window", default: 128, doc: "published blocks kept for reorg detection and reverts, 1..100000"),
             .string("topic_blocks", default: "chain.blocks", doc: "topic of block records"),
             .string("topic_logs", default: "chain.logs", doc: "topic of log records"),
@@ -34,11 +40,15 @@ final class EthRPCSource: StarbloomSource {
         var confirmations: UInt64
         var emitBlocks: Bool
         var addresses: [String]
+        /// `eth_getLogs` topic filter: per position, the accepted values (empty = any).
+        var topics: [[String]]
         var batchBlocks: UInt64
         var pollIntervalMs: Int64
         var requestTimeoutMs: Int
         var backoffMaxMs: Int
         var maxRequestsPerSecond: Int
+        var maxLagBlocks: UInt64
+        var lagCheckIntervalMs: Int64
         var reorgWindow: Int
         var topicBlocks: String
         var topicLogs: String
@@ -58,11 +68,15 @@ final class EthRPCSource: StarbloomSource {
     }
     let box = SharedBox()
     let blocksPublished, logsPublished, reorgs, revertedBlocks, revertedLogs: Host.Metric
-    let headGauge, cursorGauge: Host.Metric
+    let headGauge, cursorGauge, lagGauge: Host.Metric
+    /// When the endpoints' heads were last compared (monotonic ns).
+    var lastLagCheckNs: Int64 = 0
     var window: [KeptBlock] = []
     var startNext: UInt64?
     /// Blocks per range now: `batch_blocks`, halved when the provider refuses a range.
     var rangeLimit = UInt64.max
+    /// Reused across ranges (keeps its capacity).
+    var batch = PublishBatch()
 
     init(host: Host, config: Config) throws(PluginError) {
         self.host = host
@@ -86,6 +100,21 @@ final class EthRPCSource: StarbloomSource {
             }
             addresses.append(address.lowercased())
         }
+        var topics: [[String]] = []
+        for position in 0..<4 {
+            var accepted: [String] = []
+            for topic in config.strings("topic\(position)") ?? [] {
+                guard Hex.isHex(topic, digits: 64) else {
+                    throw PluginError("topic\(position): '\(topic)' is not a 0x-prefixed 32-byte hex value", status: SB_ERR_INVALID_ARGUMENT)
+                }
+                accepted.append(topic.lowercased())
+            }
+            guard config.strings("topic\(position)") == nil || !accepted.isEmpty else {
+                throw PluginError("topic\(position) is an empty list, which no log would match; leave it out to accept any", status: SB_ERR_INVALID_ARGUMENT)
+            }
+            topics.append(accepted)
+        }
+        while topics.last?.isEmpty == true { topics.removeLast() }
         let topicBlocks = config.string("topic_blocks") ?? "chain.blocks"
         let topicLogs = config.string("topic_logs") ?? "chain.logs"
         for (name, topic) in [("topic_blocks", topicBlocks), ("topic_logs", topicLogs)] {
@@ -106,11 +135,14 @@ final class EthRPCSource: StarbloomSource {
             confirmations: UInt64(try range("confirmations", config.int("confirmations") ?? 12, 0, 1_000_000)),
             emitBlocks: config.bool("emit_blocks") ?? true,
             addresses: addresses,
+            topics: topics,
             batchBlocks: UInt64(try range("batch_blocks", config.int("batch_blocks") ?? 100, 1, 10_000)),
             pollIntervalMs: try range("poll_interval_ms", config.int("poll_interval_ms") ?? 1000, 1, 3_600_000),
             requestTimeoutMs: Int(try range("request_timeout_ms", config.int("request_timeout_ms") ?? 10_000, 100, 600_000)),
             backoffMaxMs: Int(try range("backoff_max_ms", config.int("backoff_max_ms") ?? 5000, 10, 600_000)),
             maxRequestsPerSecond: Int(try range("max_requests_per_second", config.int("max_requests_per_second") ?? 0, 0, 100_000, " (0 = no limit)")),
+            maxLagBlocks: UInt64(try range("max_lag_blocks", config.int("max_lag_blocks") ?? 5, 1, 1_000_000)),
+            lagCheckIntervalMs: try range("lag_check_interval_ms", config.int("lag_check_interval_ms") ?? 10_000, 10, 3_600_000),
             reorgWindow: Int(try range("reorg_window", config.int("reorg_window") ?? 128, 1, 100_000)),
             topicBlocks: topicBlocks, topicLogs: topicLogs)
         let metrics = RPCClient.Metrics(
@@ -127,6 +159,7 @@ final class EthRPCSource: StarbloomSource {
         revertedLogs = try host.counter("reverted_logs_total", help: "logs of orphaned blocks reverted")
         headGauge = try host.gauge("head_block", help: "the endpoint's head block number")
         cursorGauge = try host.gauge("cursor_block", help: "the last published block number")
+        lagGauge = try host.gauge("endpoint_lag_blocks", help: "how many blocks the current endpoint's head was behind the highest head of the others at the last comparison")
         rpc.onStateChange = { [box] failures, message in
             box.mutex.withLock { $0.rpcFailures = failures; $0.rpcError = message }
         }
@@ -228,8 +261,11 @@ final class EthRPCSource: StarbloomSource {
 
     /// One round: returns false when there was nothing to do (caught up).
     func step() throws -> Bool {
-        guard let head = Hex.quantity(try rpc.call("eth_blockNumber", "[]")) else {
+        guard var head = Hex.quantity(try rpc.call("eth_blockNumber", "[]")) else {
             throw Malformed(description: "eth_blockNumber: not a quantity")
+        }
+        if settings.endpoints.count > 1, host.monotonicNs - lastLagCheckNs >= settings.lagCheckIntervalMs * 1_000_000 {
+            head = compareEndpoints(currentHead: head)
         }
         headGauge.set(Double(head))
         let tip = window.last
@@ -263,6 +299,10 @@ final class EthRPCSource: StarbloomSource {
 
         var filter = #"{"fromBlock":"\#(Hex.quantity(first.number))","toBlock":"\#(Hex.quantity(last.number))""#
         if !settings.addresses.isEmpty { filter += #","address":[\#(settings.addresses.map { "\"\($0)\"" }.joined(separator: ","))]"# }
+        if !settings.topics.isEmpty {
+            let positions = settings.topics.map { $0.isEmpty ? "null" : "[" + $0.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+            filter += #","topics":[\#(positions.joined(separator: ","))]"#
+        }
         filter += "}"
         let (answer, why) = try getLogs(filter, maxAttempts: headers.count > 1 ? 2 : nil)
         guard let logsResult = answer else {
@@ -299,12 +339,36 @@ final class EthRPCSource: StarbloomSource {
             let fields = #"{"address":"\#(address)","topics":[\#(topics.joined(separator: ","))],"data":"\#(data)","blockNumber":"\#(Hex.quantity(number))","blockHash":"\#(blockHash)","blockTimestamp":"\#(Hex.quantity(header.timestamp))","transactionHash":"\#(txHash)","transactionIndex":"\#(Hex.quantity(txIndex))","logIndex":"\#(Hex.quantity(logIndex))","removed":"#
             perBlock[Int(number - first.number)].append((logIndex, address, fields))
         }
+        var blocks: [(Header, [KeptLog])] = []
         for (offset, header) in headers.enumerated() {
             let blockLogs = perBlock[offset].sorted { $0.index < $1.index }
-            try publish(header, logs: blockLogs.map { KeptLog(address: $0.address, payload: Array(($0.fields + "false}").utf8)) },
-                        confirmed: head >= header.number + settings.confirmations)
+            blocks.append((header, blockLogs.map { KeptLog(address: $0.address, payload: Array(($0.fields + "false}").utf8)) }))
         }
+        try publish(blocks, head: head)
         return true
+    }
+
+    /// Reads every other endpoint's head (one attempt each); when the current endpoint is more than
+    /// `max_lag_blocks` behind the best, switches to the best. Returns the current endpoint's head.
+    private func compareEndpoints(currentHead: UInt64) -> UInt64 {
+        lastLagCheckNs = host.monotonicNs
+        let current = rpc.current
+        var best = (index: current, head: currentHead)
+        for index in settings.endpoints.indices where index != current {
+            let (head, error) = rpc.probeHead(index)
+            guard let head else {
+                host.log(.debug, "endpoint \(settings.endpoints[index].text) did not answer eth_blockNumber: \(error)")
+                continue
+            }
+            if head > best.head { best = (index, head) }
+        }
+        let lag = best.head - currentHead
+        lagGauge.set(Double(lag))
+        guard lag > settings.maxLagBlocks else { return currentHead }
+        host.log(.warning, "endpoint \(settings.endpoints[current].text) is \(lag) blocks behind \(settings.endpoints[best.index].text) (head \(currentHead) < \(best.head), max_lag_blocks \(settings.maxLagBlocks)): switching to it")
+        rpc.switchTo(best.index)
+        lagGauge.set(0)
+        return best.head
     }
 
     /// `eth_getLogs`; nil and the reason when `maxAttempts` were used up.
@@ -317,29 +381,55 @@ final class EthRPCSource: StarbloomSource {
         }
     }
 
-    private func publish(_ header: Header, logs: [KeptLog], confirmed: Bool) throws {
-        let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logs.count),"confirmed":\#(confirmed)}"#.utf8)
-        let timeNs = Int64(header.timestamp) * 1_000_000_000
+    /// Publishes a range of blocks: with one `publish_batch` call per at most `PublishBatch.maxCount`
+    /// records (one fsync on an `always` topic), all the range's logs first, then its block records (so
+    /// a block record means its logs are already in the queue). Then the window and one checkpoint.
+    private func publish(_ blocks: [(Header, [KeptLog])], head: UInt64) throws {
+        batch.removeAll()
+        var kept: [KeptBlock] = []
+        kept.reserveCapacity(blocks.count)
+        var logCount = 0
+        for (header, logs) in blocks {
+            let timeNs = Int64(header.timestamp) * 1_000_000_000
+            for log in logs {
+                try flushIfFull()
+                batch.append(topic: settings.topicLogs, key: log.address.utf8, payload: log.payload, eventTimeNs: timeNs)
+            }
+            logCount += logs.count
+            let confirmed = head >= header.number + settings.confirmations
+            let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logs.count),"confirmed":\#(confirmed)}"#.utf8)
+            kept.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
+                                  blockPublished: settings.emitBlocks, blockPayload: payload, logs: logs))
+        }
         if settings.emitBlocks {
-            try host.publish(topic: settings.topicBlocks, key: Array(String(header.number).utf8), payload: payload, eventTimeNs: timeNs)
-            blocksPublished.add()
+            for block in kept {
+                try flushIfFull()
+                batch.append(topic: settings.topicBlocks, key: String(block.number).utf8, payload: block.blockPayload,
+                             eventTimeNs: Int64(block.timestamp) * 1_000_000_000)
+            }
         }
-        for log in logs {
-            try host.publish(topic: settings.topicLogs, key: Array(log.address.utf8), payload: log.payload, eventTimeNs: timeNs)
-        }
-        logsPublished.add(UInt64(logs.count))
-        let kept = KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
-                             blockPublished: settings.emitBlocks, blockPayload: payload, logs: logs)
-        try keptBlocks.store(kept, chainID: settings.chainID) // before the checkpoint that refers to it
-        window.append(kept)
-        var evicted: [KeptBlock] = []
+        try host.publish(batch)
+        batch.removeAll()
+        logsPublished.add(UInt64(logCount))
+        if settings.emitBlocks { blocksPublished.add(UInt64(kept.count)) }
+        for block in kept { try keptBlocks.store(block, chainID: settings.chainID) } // before the checkpoint that refers to them
+        window += kept
+        var evicted: ArraySlice<KeptBlock> = []
         if window.count > settings.reorgWindow {
-            evicted = Array(window.prefix(window.count - settings.reorgWindow))
+            evicted = window.prefix(window.count - settings.reorgWindow)
             window.removeFirst(window.count - settings.reorgWindow)
         }
         try saveCheckpoint()
         for block in evicted { try keptBlocks.delete(number: block.number) }
-        cursorGauge.set(Double(header.number))
+        if let tip = window.last { cursorGauge.set(Double(tip.number)) }
+    }
+
+    /// Publishes what `batch` holds once it reaches the ABI's per-call limit (count or 64 MiB).
+    private func flushIfFull() throws {
+        if batch.count >= PublishBatch.maxCount || batch.byteCount >= 64 << 20 {
+            try host.publish(batch)
+            batch.removeAll()
+        }
     }
 
     /// Numbers and hashes only: the payloads are in `keptBlocks` (see `CheckpointCodec`).
@@ -372,9 +462,13 @@ final class EthRPCSource: StarbloomSource {
         reorgs.add()
         let depth = tip.number - ancestor.number
         host.log(.warning, "reorg at block \(tip.number): reverting \(depth) blocks back to \(ancestor.number) (\(ancestor.hash))")
-        while let orphan = window.last, orphan.number > ancestor.number {
+        // Every orphaned block, newest first: its logs newest first, then the block; one batch for
+        // the logs and the blocks (logs first), then the window and one checkpoint.
+        let revert: [(String, [UInt8])] = [("starbloom-revert", Array("1".utf8))]
+        let orphans = window.filter { $0.number > ancestor.number }.reversed()
+        batch.removeAll()
+        for orphan in orphans {
             let timeNs = Int64(orphan.timestamp) * 1_000_000_000
-            let revert: [(String, [UInt8])] = [("starbloom-revert", Array("1".utf8))]
             for log in orphan.logs.reversed() {
                 var payload = log.payload
                 let suffix = Array(#""removed":false}"#.utf8)
@@ -382,18 +476,22 @@ final class EthRPCSource: StarbloomSource {
                     payload.removeLast(suffix.count)
                     payload += Array(#""removed":true}"#.utf8)
                 }
-                try host.publish(topic: settings.topicLogs, key: Array(log.address.utf8), payload: payload, headers: revert, eventTimeNs: timeNs)
+                try flushIfFull()
+                batch.append(topic: settings.topicLogs, key: log.address.utf8, payload: payload, headers: revert, eventTimeNs: timeNs)
             }
-            revertedLogs.add(UInt64(orphan.logs.count))
-            if orphan.blockPublished {
-                try host.publish(topic: settings.topicBlocks, key: Array(String(orphan.number).utf8), payload: orphan.blockPayload,
-                                 headers: revert, eventTimeNs: timeNs)
-            }
-            revertedBlocks.add()
-            window.removeLast()
-            try saveCheckpoint()
-            try keptBlocks.delete(number: orphan.number)
         }
+        for orphan in orphans where orphan.blockPublished {
+            try flushIfFull()
+            batch.append(topic: settings.topicBlocks, key: String(orphan.number).utf8, payload: orphan.blockPayload,
+                         headers: revert, eventTimeNs: Int64(orphan.timestamp) * 1_000_000_000)
+        }
+        try host.publish(batch)
+        batch.removeAll()
+        revertedLogs.add(UInt64(orphans.reduce(0) { $0 + $1.logs.count }))
+        revertedBlocks.add(UInt64(orphans.count))
+        window.removeLast(orphans.count)
+        try saveCheckpoint()
+        for orphan in orphans { try keptBlocks.delete(number: orphan.number) }
         cursorGauge.set(Double(ancestor.number))
     }
 }

@@ -143,6 +143,32 @@ final class RPCClient {
         }
     }
 
+    /// The head block of endpoint `index` in one attempt (no retry, no failover, not counted in the
+    /// failure streak that health reads), or nil with the reason it could not be read.
+    func probeHead(_ index: Int) -> (head: UInt64?, error: String) {
+        let saved = current
+        current = index
+        defer { current = saved }
+        do {
+            let response = try send(#"{"jsonrpc":"2.0","id":0,"method":"eth_blockNumber","params":[]}"#)
+            let result = try Self.result(of: response, method: "eth_blockNumber")
+            guard let head = Hex.quantity(result) else { return (nil, "eth_blockNumber answered \(result), not a quantity") }
+            return (head, "")
+        } catch {
+            metrics.errors.add()
+            return (nil, error.message)
+        }
+    }
+
+    /// Makes endpoint `index` the current one (a lagging endpoint is left for a fresher one).
+    func switchTo(_ index: Int) {
+        guard index != current, connections.indices.contains(index) else { return }
+        connections[current].close()
+        current = index
+        failuresOnCurrent = 0
+        metrics.failovers.add()
+    }
+
     private func withRetries<T>(maxAttempts: Int?, budgetMs: Int? = nil, _ body: () throws(AttemptError) -> T) throws(RPCFailure) -> T {
         var attempt = 0
         let started = HTTPConnection.nowMs()

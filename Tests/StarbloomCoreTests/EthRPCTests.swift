@@ -147,6 +147,78 @@ struct EthRPCTests {
         try Self.checkCanonical(host, server, token: token, logCount: 14, sameHostThroughout: false)
     }
 
+    @Test("a first endpoint lagging more than max_lag_blocks behind the second is left for it: the instance reaches the real head")
+    func laggingEndpointIsLeft() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let token = try #require(try server.call("test_deployToken") as? String)
+        for i in 1...10 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000a11ce", "0x\(String(i, radix: 16))"]) }
+        _ = try server.call("test_setLag", [6])
+        let head = try server.blockNumber()
+        let laggingHead = try #require(UInt64((try server.call("eth_blockNumber", at: server.laggingURL) as? String ?? "").dropFirst(2), radix: 16))
+        #expect(laggingHead + 6 == head, "the lagging view trails by 6")
+
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["endpoints"] = .list([.string(server.laggingURL), .string(server.url)])
+        settings["max_lag_blocks"] = .int(2)
+        settings["lag_check_interval_ms"] = .int(100)
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+        #expect(instance.hasLog("is 6 blocks behind \(server.url)"), "\(instance.logs.suffix(5))")
+        #expect((Self.metric(host, "failovers_total") ?? 0) >= 1)
+        #expect(Self.metric(host, "endpoint_lag_blocks") == 0)
+        for i in 1...3 { _ = try server.call("test_transfer", ["0x0000000000000000000000000000000000000b0b", "0x\(String(i, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        instance.disable()
+        try Self.checkCanonical(host, server, token: token, logCount: 13)
+    }
+
+    @Test("topic filters: only logs whose topics match are published; a malformed or empty topic filter is refused with its name")
+    func topicFilters() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        _ = try server.call("test_deployToken")
+        let alice = "0x00000000000000000000000000000000000a11ce"
+        let bob = "0x0000000000000000000000000000000000000b0b"
+        for i in 1...6 { _ = try server.call("test_transfer", [i % 2 == 0 ? alice : bob, "0x\(String(i, radix: 16))"]) }
+        let aliceTopic = "0x" + String(repeating: "0", count: 24) + alice.dropFirst(2).uppercased() // compared case-insensitively
+        let transferTopic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
+
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["topic0"] = .list([.string(transferTopic)])
+        settings["topic2"] = .list([.string(aliceTopic)])
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+        instance.disable()
+        let published = host.records(topic: "eth.logs").map(\.payloadText)
+        #expect(published.count == 3, "\(published)")
+        #expect(published.allSatisfy { $0.contains(aliceTopic.lowercased()) })
+        let expected = try #require(try server.call("eth_getLogs", [["fromBlock": "0x0", "topics": [transferTopic, nil, aliceTopic.lowercased()] as [Any?]]]) as? [[String: Any]])
+        #expect(try published.map { try Self.object($0)["transactionHash"] as? String } == expected.map { $0["transactionHash"] as? String })
+
+        for (name, value, message) in [("topic1", SettingValue.list([.string("0x12")]), "topic1: '0x12' is not a 0x-prefixed 32-byte hex value"),
+                                       ("topic3", .list([]), "topic3 is an empty list, which no log would match")] {
+            var bad = Self.settings(server, chainID: chainID)
+            bad[name] = value
+            try host.addInstance(InstanceSpec(name: "bad-\(name)", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: bad))
+            let badInstance = try #require(host.instance(named: "bad-\(name)"))
+            #expect(waitForState(badInstance, .failed, timeout: 10), "\(badInstance.status)")
+            #expect(badInstance.status.lastError?.contains(message) == true, "\(badInstance.status.lastError ?? "none")")
+        }
+    }
+
     @Test("sample.toml parses, and its settings (pointed at the test chain) start an instance that follows it")
     func sampleConfiguration() throws {
         let text = try String(contentsOfFile: "\(TestPaths.packageRoot)/Plugins/eth-rpc/sample.toml", encoding: .utf8)
@@ -312,39 +384,45 @@ final class EthTesterServer: @unchecked Sendable {
 
     let process: Process
     let url: String
+    /// The same chain served as a node that trails it by `setLag(_:)` blocks.
+    let laggingURL: String
     private var nextID = 1
 
     let input: Pipe
 
-    private init(process: Process, port: Int, input: Pipe) {
+    private init(process: Process, port: Int, laggingPort: Int, input: Pipe) {
         self.process = process
         self.input = input
         self.url = "http://127.0.0.1:\(port)/"
+        self.laggingURL = "http://127.0.0.1:\(laggingPort)/"
     }
 
     static func start() throws -> EthTesterServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "--port", "0", "--exit-with-stdin"]
+        process.arguments = ["python3", script, "--port", "0", "--lagging-port", "0", "--exit-with-stdin"]
         let input = Pipe() // closed when this process ends: the server then exits too
         process.standardInput = input
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.standardError
         try process.run()
-        // The first line is "listening <port>" once the server accepts connections.
-        var line = ""
+        // "listening <port>" then "lagging <port>" once the server accepts connections.
+        var text = ""
         let deadline = Date(timeIntervalSinceNow: 60)
-        while !line.contains("\n"), Date() < deadline, process.isRunning {
+        while text.split(separator: "\n").count < 2 || !text.hasSuffix("\n"), Date() < deadline, process.isRunning {
             let data = output.fileHandleForReading.availableData
             if data.isEmpty { break }
-            line += String(decoding: data, as: UTF8.self)
+            text += String(decoding: data, as: UTF8.self)
         }
-        guard line.hasPrefix("listening "), let port = Int(line.dropFirst("listening ".count).prefix { $0.isNumber }) else {
+        func port(_ label: String) -> Int? {
+            text.split(separator: "\n").first { $0.hasPrefix(label + " ") }.flatMap { Int($0.dropFirst(label.count + 1)) }
+        }
+        guard let main = port("listening"), let lagging = port("lagging") else {
             process.terminate()
-            throw FixtureBuildError(description: "server.py did not start: '\(line)'")
+            throw FixtureBuildError(description: "server.py did not start: '\(text)'")
         }
-        return EthTesterServer(process: process, port: port, input: input)
+        return EthTesterServer(process: process, port: main, laggingPort: lagging, input: input)
     }
 
     func stop() {
@@ -356,15 +434,15 @@ final class EthTesterServer: @unchecked Sendable {
         }
     }
 
-    /// One JSON-RPC call; throws on an error answer.
-    func call(_ method: String, _ params: [Any] = []) throws -> Any? {
+    /// One JSON-RPC call (to `url`, or the main endpoint); throws on an error answer.
+    func call(_ method: String, _ params: [Any] = [], at endpoint: String? = nil) throws -> Any? {
         nextID += 1
         let request: [String: Any] = ["jsonrpc": "2.0", "id": nextID, "method": method, "params": params]
         let body = try JSONSerialization.data(withJSONObject: request)
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         curl.arguments = ["curl", "-sS", "--max-time", "60", "-X", "POST", "-H", "Content-Type: application/json",
-                          "--data-binary", String(decoding: body, as: UTF8.self), url]
+                          "--data-binary", String(decoding: body, as: UTF8.self), endpoint ?? url]
         let output = Pipe()
         curl.standardOutput = output
         try curl.run()

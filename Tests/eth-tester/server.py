@@ -17,6 +17,11 @@ strings and log/transaction addresses are lowercased, as real nodes answer. Test
                                   "garbage" (malformed JSON), "rpcerror" (a JSON-RPC error),
                                   "close" (connection closed without an answer), "stall:<ms>"
                                   (answer late)
+    test_setLag(n)                the lagging view (below) trails the chain by n blocks
+
+With --lagging-port, a second listener serves the same chain as a node that lags: its
+eth_blockNumber is n blocks below the head, blocks above that are null and eth_getLogs stops
+there (n from test_setLag, 0 at start). It prints "lagging <port>" after "listening <port>".
 
 Batch requests are answered with chunked transfer coding (two chunks), single ones with
 Content-Length, so that clients are tested on both.
@@ -107,13 +112,44 @@ class RpcError(Exception):
         self.error = error if isinstance(error, dict) else {"code": -32603, "message": str(error)}
 
 
-def dispatch(chain, request):
+LAG = {"blocks": 0}
+
+
+def lagged(chain, method, params):
+    """The answer of a node that trails the chain by LAG["blocks"] (None: answer normally)."""
+    head = chain.call("eth_blockNumber", [])
+    visible = max(0, (head if isinstance(head, int) else int(head, 16)) - LAG["blocks"])
+    if method == "eth_blockNumber":
+        return hex(visible)
+    if method == "eth_getBlockByNumber":
+        tag = params[0]
+        number = visible if tag == "latest" else (tag if isinstance(tag, int) else int(tag, 16))
+        return None if number > visible else chain.call(method, [hex(number)] + list(params[1:]))
+    if method == "eth_getLogs":
+        query = dict(params[0])
+        start = int(query.get("fromBlock", "0x0"), 16)
+        end = min(int(query.get("toBlock", hex(visible)), 16), visible)
+        if start > end:
+            return []
+        query["toBlock"] = hex(end)
+        return chain.call(method, [query])
+    return chain.call(method, params)
+
+
+def dispatch(chain, request, lagging=False):
     ident = request.get("id") if isinstance(request, dict) else None
     if not isinstance(request, dict) or not isinstance(request.get("method"), str):
         return {"jsonrpc": "2.0", "id": ident, "error": {"code": -32600, "message": "invalid request"}}
     try:
         with chain.lock:
-            result = chain.handle(request["method"], request.get("params") or [])
+            method, params = request["method"], request.get("params") or []
+            if method == "test_setLag":
+                LAG["blocks"] = int(params[0])
+                result = True
+            elif lagging:
+                result = lagged(chain, method, params)
+            else:
+                result = chain.handle(method, params)
         return {"jsonrpc": "2.0", "id": ident, "result": normalize(result)}
     except RpcError as error:
         return {"jsonrpc": "2.0", "id": ident, "error": normalize(error.error)}
@@ -128,6 +164,7 @@ FAULTS_LOCK = threading.Lock()
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive with Content-Length
     chain = None
+    lagging = False
 
     def fault(self):
         if "curl" in (self.headers.get("User-Agent") or ""):
@@ -178,9 +215,9 @@ class Handler(BaseHTTPRequestHandler):
             answer = {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "parse error"}}
         else:
             if isinstance(request, list):
-                answer = [dispatch(self.chain, item) for item in request]
+                answer = [dispatch(self.chain, item, self.lagging) for item in request]
             else:
-                answer = dispatch(self.chain, request)
+                answer = dispatch(self.chain, request, self.lagging)
         data = json.dumps(answer, separators=(",", ":")).encode()
         if not isinstance(request, list):
             return self.plain(200, data)
@@ -201,6 +238,7 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--lagging-port", type=int, default=None, help="also serve a lagging view of the chain (0: a free port)")
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin closes (the test process ended)")
     args = parser.parse_args()
     # A parent may spawn us with signals blocked (inherited mask): make SIGTERM/SIGINT work.
@@ -212,6 +250,13 @@ def main():
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
     print(f"listening {server.server_address[1]}", flush=True)
+    if args.lagging_port is not None:
+        class LaggingHandler(Handler):
+            lagging = True
+        lagging = ThreadingHTTPServer(("127.0.0.1", args.lagging_port), LaggingHandler)
+        lagging.daemon_threads = True
+        threading.Thread(target=lagging.serve_forever, daemon=True).start()
+        print(f"lagging {lagging.server_address[1]}", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,0 +1,93 @@
+import CStarbloomABI
+
+/// Records gathered for one `publish_batch` call (`Host.publish(_:)`). Their bytes are packed into
+/// one growing buffer, so a batch of thousands of records costs a few allocations, not several per
+/// record. Reuse one batch with `removeAll()` to keep its capacity.
+public struct PublishBatch {
+    struct Entry {
+        var topic: Range<Int>
+        var key: Range<Int>
+        var payload: Range<Int>
+        var headers: Range<Int>      // into `headerEntries`
+        var eventTimeNs: Int64
+    }
+
+    var bytes: [UInt8] = []
+    var entries: [Entry] = []
+    var headerEntries: [(name: Range<Int>, value: Range<Int>)] = []
+
+    /// At most this many records per call (the ABI's limit for `publish_batch`).
+    public static let maxCount = 65_536
+
+    public init() {}
+
+    public var count: Int { entries.count }
+    public var isEmpty: Bool { entries.isEmpty }
+    /// Bytes of topics, keys, payloads and headers held.
+    public var byteCount: Int { bytes.count }
+
+    /// Adds one record. An empty topic means the instance's output topic; `eventTimeNs` 0 means now.
+    public mutating func append<Key: Collection<UInt8>, Payload: Collection<UInt8>>(
+        topic: String = "", key: Key, payload: Payload, headers: [(String, [UInt8])] = [], eventTimeNs: Int64 = 0
+    ) {
+        let topicRange = add(topic.utf8)
+        let keyRange = add(key)
+        let payloadRange = add(payload)
+        let firstHeader = headerEntries.count
+        for (name, value) in headers { headerEntries.append((add(name.utf8), add(value))) }
+        entries.append(Entry(topic: topicRange, key: keyRange, payload: payloadRange,
+                             headers: firstHeader..<headerEntries.count, eventTimeNs: eventTimeNs))
+    }
+
+    public mutating func removeAll() {
+        bytes.removeAll(keepingCapacity: true)
+        entries.removeAll(keepingCapacity: true)
+        headerEntries.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func add<C: Collection<UInt8>>(_ part: C) -> Range<Int> {
+        let start = bytes.count
+        bytes.append(contentsOf: part)
+        return start..<bytes.count
+    }
+
+    /// Calls `body` with `sb_record`s pointing into this batch's buffer (valid only during the call).
+    func withRecords<R>(_ body: (UnsafeBufferPointer<sb_record>) -> R) -> R {
+        bytes.withUnsafeBufferPointer { buffer in
+            let base = buffer.baseAddress
+            func pointer(_ range: Range<Int>) -> UnsafePointer<UInt8>? { range.isEmpty ? nil : base.map { $0 + range.lowerBound } }
+            let cHeaders = headerEntries.map { header in
+                sb_header(name: sb_str(ptr: UnsafeRawPointer(pointer(header.name))?.assumingMemoryBound(to: CChar.self), len: header.name.count),
+                          value: sb_bytes(ptr: pointer(header.value), len: header.value.count))
+            }
+            return cHeaders.withUnsafeBufferPointer { headers in
+                let records = entries.map { entry in
+                    sb_record(topic: sb_str(ptr: UnsafeRawPointer(pointer(entry.topic))?.assumingMemoryBound(to: CChar.self), len: entry.topic.count),
+                              key: sb_bytes(ptr: pointer(entry.key), len: entry.key.count),
+                              payload: sb_bytes(ptr: pointer(entry.payload), len: entry.payload.count),
+                              headers: entry.headers.isEmpty ? nil : headers.baseAddress.map { $0 + entry.headers.lowerBound },
+                              header_count: entry.headers.count,
+                              event_time_ns: entry.eventTimeNs, offset: 0, partition: 0, reserved: 0)
+                }
+                return records.withUnsafeBufferPointer(body)
+            }
+        }
+    }
+}
+
+extension Host {
+    /// Publishes every record of `batch` in order with one `publish_batch` call: all or nothing, and on
+    /// an `always` topic one fsync covers them all. More than `PublishBatch.maxCount` records is refused
+    /// (split the batch yourself: atomicity is per call).
+    public func publish(_ batch: PublishBatch) throws(PluginError) {
+        if batch.isEmpty { return }
+        guard batch.count <= PublishBatch.maxCount else {
+            throw PluginError("publish_batch: \(batch.count) records in one batch (at most \(PublishBatch.maxCount)); split it",
+                              status: SB_ERR_INVALID_ARGUMENT)
+        }
+        let status = batch.withRecords { records in
+            api.pointee.publish_batch(context, records.baseAddress, records.count, nil)
+        }
+        try check(status, "publish_batch")
+    }
+}
