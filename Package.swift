@@ -60,10 +60,17 @@ let package = Package(
             path: "Sources/CStarbloomSupport",
             cSettings: [.unsafeFlags(["-O2"])]
         ),
+        // Reads and writes JSON in place, without a tree: pipelines' payloads, eth-rpc's responses.
+        .target(
+            name: "StarbloomJSON",
+            path: "Sources/StarbloomJSON",
+            swiftSettings: strictSettings + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
+        ),
         // The host: plugin host, queue, storage, supervision, metrics.
         .target(
             name: "StarbloomCore",
             dependencies: [
+                "StarbloomJSON",
                 "CStarbloomABI",
                 "CStarbloomSupport",
                 "CFFI",
@@ -151,7 +158,7 @@ let package = Package(
         // Ethereum JSON-RPC source (own HTTP/1.1 client over POSIX sockets; no Foundation).
         .target(
             name: "EthRPCPlugin",
-            dependencies: ["StarbloomPluginSDK"],
+            dependencies: ["StarbloomPluginSDK", "StarbloomJSON"],
             path: "Plugins/eth-rpc",
             exclude: ["README.md", "sample.toml"],
             swiftSettings: strictSettings
@@ -167,7 +174,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StarbloomCoreTests",
-            dependencies: ["StarbloomCore"],
+            dependencies: ["StarbloomCore", "StarbloomJSON"],
             path: "Tests/StarbloomCoreTests",
             swiftSettings: strictSettings
         ),

@@ -31,6 +31,10 @@ final class EthRPCSource: StarbloomSource {
             .int("reorg_window", default: 128, doc: "published blocks kept for reorg detection and reverts, 1..100000"),
             .string("topic_blocks", default: "chain.blocks", doc: "topic of block records"),
             .string("topic_logs", default: "chain.logs", doc: "topic of log records"),
+            .bool("emit_transactions", default: false, doc: "publish each block's transactions (full objects) on topic_transactions"),
+            .bool("emit_receipts", default: false, doc: "publish each transaction's receipt on topic_receipts (one eth_getTransactionReceipt per transaction, batched)"),
+            .string("topic_transactions", default: "chain.transactions", doc: "topic of transaction records"),
+            .string("topic_receipts", default: "chain.receipts", doc: "topic of receipt records"),
         ])
 
     struct Settings {
@@ -52,6 +56,10 @@ final class EthRPCSource: StarbloomSource {
         var reorgWindow: Int
         var topicBlocks: String
         var topicLogs: String
+        var emitTransactions: Bool
+        var emitReceipts: Bool
+        var topicTransactions: String
+        var topicReceipts: String
     }
 
     struct Shared {
@@ -67,7 +75,7 @@ final class EthRPCSource: StarbloomSource {
         let mutex = Mutex(Shared())
     }
     let box = SharedBox()
-    let blocksPublished, logsPublished, reorgs, revertedBlocks, revertedLogs: Host.Metric
+    let blocksPublished, logsPublished, transactionsPublished, receiptsPublished, reorgs, revertedBlocks, revertedLogs: Host.Metric
     let headGauge, cursorGauge, lagGauge: Host.Metric
     /// When the endpoints' heads were last compared (monotonic ns).
     var lastLagCheckNs: Int64 = 0
@@ -117,7 +125,10 @@ final class EthRPCSource: StarbloomSource {
         while topics.last?.isEmpty == true { topics.removeLast() }
         let topicBlocks = config.string("topic_blocks") ?? "chain.blocks"
         let topicLogs = config.string("topic_logs") ?? "chain.logs"
-        for (name, topic) in [("topic_blocks", topicBlocks), ("topic_logs", topicLogs)] {
+        let topicTransactions = config.string("topic_transactions") ?? "chain.transactions"
+        let topicReceipts = config.string("topic_receipts") ?? "chain.receipts"
+        let namedTopics = [("topic_blocks", topicBlocks), ("topic_logs", topicLogs), ("topic_transactions", topicTransactions), ("topic_receipts", topicReceipts)]
+        for (name, topic) in namedTopics {
             let valid = !topic.isEmpty && topic.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { segment in
                 !segment.isEmpty && segment.utf8.allSatisfy { c in
                     (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c == 95 || c == 45
@@ -125,8 +136,11 @@ final class EthRPCSource: StarbloomSource {
             }
             guard valid else { throw PluginError("\(name) must be dot-separated segments of [A-Za-z0-9_-], got '\(topic)'", status: SB_ERR_INVALID_ARGUMENT) }
         }
-        guard topicBlocks != topicLogs else {
-            throw PluginError("topic_logs must differ from topic_blocks, both are '\(topicLogs)'", status: SB_ERR_INVALID_ARGUMENT)
+        // Reverts are matched to records by topic and payload: every kind needs its own topic.
+        for (index, (name, topic)) in namedTopics.enumerated() {
+            if let other = namedTopics.prefix(index).first(where: { $0.1 == topic }) {
+                throw PluginError("\(name) must differ from \(other.0), both are '\(topic)'", status: SB_ERR_INVALID_ARGUMENT)
+            }
         }
         settings = Settings(
             endpoints: endpoints,
@@ -144,7 +158,9 @@ final class EthRPCSource: StarbloomSource {
             maxLagBlocks: UInt64(try range("max_lag_blocks", config.int("max_lag_blocks") ?? 5, 1, 1_000_000)),
             lagCheckIntervalMs: try range("lag_check_interval_ms", config.int("lag_check_interval_ms") ?? 10_000, 10, 3_600_000),
             reorgWindow: Int(try range("reorg_window", config.int("reorg_window") ?? 128, 1, 100_000)),
-            topicBlocks: topicBlocks, topicLogs: topicLogs)
+            topicBlocks: topicBlocks, topicLogs: topicLogs,
+            emitTransactions: config.bool("emit_transactions") ?? false, emitReceipts: config.bool("emit_receipts") ?? false,
+            topicTransactions: topicTransactions, topicReceipts: topicReceipts)
         let metrics = RPCClient.Metrics(
             requests: try host.counter("requests_total", help: "JSON-RPC HTTP requests sent (a batch counts once)"),
             errors: try host.counter("request_errors_total", help: "failed requests (transport, HTTP status, malformed JSON, JSON-RPC error)"),
@@ -154,6 +170,8 @@ final class EthRPCSource: StarbloomSource {
                         maxRequestsPerSecond: settings.maxRequestsPerSecond, metrics: metrics)
         blocksPublished = try host.counter("blocks_published_total", help: "blocks published")
         logsPublished = try host.counter("logs_published_total", help: "logs published")
+        transactionsPublished = try host.counter("transactions_published_total", help: "transactions published (emit_transactions)")
+        receiptsPublished = try host.counter("receipts_published_total", help: "receipts published (emit_receipts)")
         reorgs = try host.counter("reorgs_total", help: "reorgs handled")
         revertedBlocks = try host.counter("reverted_blocks_total", help: "orphaned blocks reverted")
         revertedLogs = try host.counter("reverted_logs_total", help: "logs of orphaned blocks reverted")
@@ -234,17 +252,6 @@ final class EthRPCSource: StarbloomSource {
 
     // MARK: The loop
 
-    struct Header {
-        let number: UInt64
-        let hash: String
-        let parentHash: String
-        let timestamp: UInt64
-    }
-
-    struct Malformed: Error, CustomStringConvertible {
-        let description: String
-    }
-
     static func header(_ json: JSON) -> Header? {
         guard let number = Hex.quantity(json["number"]), let hash = Hex.fixed(json["hash"], digits: 64),
               let parentHash = Hex.fixed(json["parentHash"], digits: 64), let timestamp = Hex.quantity(json["timestamp"]),
@@ -284,17 +291,9 @@ final class EthRPCSource: StarbloomSource {
             return false
         }
         let to = min(head, next + min(settings.batchBlocks, rangeLimit) - 1)
-        let results = try rpc.batch((next...to).map { ("eth_getBlockByNumber", #"["\#(Hex.quantity($0))",false]"#) })
-        var headers: [Header] = []
-        for (offset, result) in results.enumerated() {
-            if result.isNull { break } // past this node's head
-            guard let header = Self.header(result), header.number == next + UInt64(offset) else {
-                throw Malformed(description: "block \(next + UInt64(offset)): malformed header")
-            }
-            if let previous = headers.last, header.parentHash != previous.hash { break } // changed while read: next round
-            headers.append(header)
-        }
-        guard let first = headers.first, let last = headers.last else { return false }
+        let headers = try rpc.batchRaw((next...to).map { ("eth_getBlockByNumber", #"["\#(Hex.quantity($0))",\#(settings.emitTransactions)]"#) })
+        let blocks = try BlockReader.blocks(headers, first: next, transactionObjects: settings.emitTransactions)
+        guard let first = blocks.first?.header, let last = blocks.last?.header else { return false }
         if let tip, first.parentHash != tip.hash { try handleReorg(); return true }
 
         var filter = #"{"fromBlock":"\#(Hex.quantity(first.number))","toBlock":"\#(Hex.quantity(last.number))""#
@@ -304,48 +303,56 @@ final class EthRPCSource: StarbloomSource {
             filter += #","topics":[\#(positions.joined(separator: ","))]"#
         }
         filter += "}"
-        let (answer, why) = try getLogs(filter, maxAttempts: headers.count > 1 ? 2 : nil)
-        guard let logsResult = answer else {
+        let (answer, why) = try getLogs(filter, maxAttempts: blocks.count > 1 ? 2 : nil)
+        guard let answer else {
             // The provider may refuse a range or a result size: halve the range (back up on success).
-            rangeLimit = max(1, UInt64(headers.count) / 2)
+            rangeLimit = max(1, UInt64(blocks.count) / 2)
             host.log(.info, "eth_getLogs over \(first.number)...\(last.number) failed (\(why)); trying \(rangeLimit) blocks at a time")
             return true
         }
-        guard let logs = logsResult.array else { throw Malformed(description: "eth_getLogs: not an array") }
         if rangeLimit < settings.batchBlocks { rangeLimit = min(settings.batchBlocks, rangeLimit * 2) }
-        var perBlock = [[(index: UInt64, address: String, fields: String)]](repeating: [], count: headers.count)
-        for log in logs {
-            guard let number = Hex.quantity(log["blockNumber"]), number >= first.number, number <= last.number,
-                  let blockHash = Hex.fixed(log["blockHash"], digits: 64) else {
-                throw Malformed(description: "eth_getLogs: a log outside \(first.number)...\(last.number) or without a block")
-            }
-            let header = headers[Int(number - first.number)]
-            if blockHash != header.hash || log["removed"] == .bool(true) {
-                // The chain moved between the two calls: read again after a poll interval (not at once,
-                // so that an endpoint that keeps disagreeing with itself causes no request storm).
-                host.log(.debug, "logs of block \(number) belong to \(blockHash), headers say \(header.hash): the chain moved, reading again")
+        let perBlockLogs: [[KeptRecord]]
+        switch try LogReader.read(answer, headers: blocks.map(\.header)) {
+        case .logs(let logs):
+            perBlockLogs = logs
+        case .moved(let number, let hash):
+            // The chain moved between the two calls: read again after a poll interval (not at once,
+            // so that an endpoint that keeps disagreeing with itself causes no request storm).
+            host.log(.debug, "logs of block \(number) belong to \(hash), not to the header just read: the chain moved, reading again")
+            return false
+        }
+        var perBlockReceipts = [[KeptRecord]](repeating: [], count: blocks.count)
+        if settings.emitReceipts {
+            guard let receipts = try readReceipts(blocks) else {
+                host.log(.debug, "receipts of \(first.number)...\(last.number) are missing or belong to other blocks: reading again")
                 return false
             }
-            guard let address = Hex.fixed(log["address"], digits: 40), let topicValues = log["topics"]?.array, topicValues.count <= 4,
-                  let data = Hex.data(log["data"]), let txHash = Hex.fixed(log["transactionHash"], digits: 64),
-                  let txIndex = Hex.quantity(log["transactionIndex"]), let logIndex = Hex.quantity(log["logIndex"]) else {
-                throw Malformed(description: "eth_getLogs: malformed log in block \(number)")
-            }
-            var topics: [String] = []
-            for topic in topicValues {
-                guard let value = Hex.fixed(topic, digits: 64) else { throw Malformed(description: "eth_getLogs: malformed topic in block \(number)") }
-                topics.append("\"\(value)\"")
-            }
-            let fields = #"{"address":"\#(address)","topics":[\#(topics.joined(separator: ","))],"data":"\#(data)","blockNumber":"\#(Hex.quantity(number))","blockHash":"\#(blockHash)","blockTimestamp":"\#(Hex.quantity(header.timestamp))","transactionHash":"\#(txHash)","transactionIndex":"\#(Hex.quantity(txIndex))","logIndex":"\#(Hex.quantity(logIndex))","removed":"#
-            perBlock[Int(number - first.number)].append((logIndex, address, fields))
+            perBlockReceipts = receipts
         }
-        var blocks: [(Header, [KeptLog])] = []
-        for (offset, header) in headers.enumerated() {
-            let blockLogs = perBlock[offset].sorted { $0.index < $1.index }
-            blocks.append((header, blockLogs.map { KeptLog(address: $0.address, payload: Array(($0.fields + "false}").utf8)) }))
-        }
-        try publish(blocks, head: head)
+        let records = blocks.indices.map { blocks[$0].transactions + perBlockReceipts[$0] + perBlockLogs[$0] }
+        try publish(zip(blocks.map(\.header), records).map { ($0, $1) }, head: head)
         return true
+    }
+
+    /// The receipts of every transaction of `blocks`, per block, in batches of at most 1000 calls;
+    /// nil when one is missing or belongs to another block (read again later).
+    private func readReceipts(_ blocks: [ReadBlock]) throws -> [[KeptRecord]]? {
+        var calls: [(hash: [UInt8], block: Int)] = []
+        for (index, block) in blocks.enumerated() {
+            for hash in block.transactionHashes { calls.append((hash, index)) }
+        }
+        var perBlock = [[KeptRecord]](repeating: [], count: blocks.count)
+        let blockHashes = blocks.map { Array($0.header.hash.utf8) }
+        var start = 0
+        while start < calls.count {
+            let chunk = calls[start..<min(calls.count, start + 1000)]
+            let answer = try rpc.batchRaw(chunk.map { ("eth_getTransactionReceipt", #"[""# + String(decoding: $0.hash, as: UTF8.self) + #""]"#) })
+            guard let receipts = try BlockReader.receipts(answer, blockHashes: chunk.map { blockHashes[$0.block] },
+                                                          timestamps: chunk.map { blocks[$0.block].header.timestamp }) else { return nil }
+            for (call, receipt) in zip(chunk, receipts) { perBlock[call.block].append(receipt) }
+            start += chunk.count
+        }
+        return perBlock
     }
 
     /// Reads every other endpoint's head (one attempt each); when the current endpoint is more than
@@ -372,34 +379,49 @@ final class EthRPCSource: StarbloomSource {
     }
 
     /// `eth_getLogs`; nil and the reason when `maxAttempts` were used up.
-    private func getLogs(_ filter: String, maxAttempts: Int?) throws(RPCFailure) -> (JSON?, String) {
+    private func getLogs(_ filter: String, maxAttempts: Int?) throws(RPCFailure) -> (RawResponse?, String) {
         do {
-            return (try rpc.call("eth_getLogs", "[\(filter)]", maxAttempts: maxAttempts), "")
+            return (try rpc.callRaw("eth_getLogs", "[\(filter)]", maxAttempts: maxAttempts), "")
         } catch {
             if case .exhausted(let why) = error { return (nil, why) }
             throw error
         }
     }
 
-    /// Publishes a range of blocks: with one `publish_batch` call per at most `PublishBatch.maxCount`
-    /// records (one fsync on an `always` topic), all the range's logs first, then its block records (so
-    /// a block record means its logs are already in the queue). Then the window and one checkpoint.
-    private func publish(_ blocks: [(Header, [KeptLog])], head: UInt64) throws {
+    /// The topic of a kind of record.
+    private func topic(_ kind: KeptRecord.Kind) -> String {
+        switch kind {
+        case .log: settings.topicLogs
+        case .transaction: settings.topicTransactions
+        case .receipt: settings.topicReceipts
+        }
+    }
+
+    /// Publishes a range of blocks with one `publish_batch` call (more only past the ABI's limit per
+    /// call), so that an `always` topic costs one fsync per topic for the whole range: the range's
+    /// transactions, then receipts, then logs, then block records (a block record means that what
+    /// belongs to it is already in the queue). Then the window and one checkpoint.
+    private func publish(_ blocks: [(Header, [KeptRecord])], head: UInt64) throws {
         batch.removeAll()
         var kept: [KeptBlock] = []
         kept.reserveCapacity(blocks.count)
-        var logCount = 0
-        for (header, logs) in blocks {
-            let timeNs = Int64(header.timestamp) * 1_000_000_000
-            for log in logs {
-                try flushIfFull()
-                batch.append(topic: settings.topicLogs, key: log.address.utf8, payload: log.payload, eventTimeNs: timeNs)
-            }
-            logCount += logs.count
+        for (header, records) in blocks {
+            let logCount = records.reduce(0) { $0 + ($1.kind == .log ? 1 : 0) }
             let confirmed = head >= header.number + settings.confirmations
-            let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logs.count),"confirmed":\#(confirmed)}"#.utf8)
+            let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logCount),"confirmed":\#(confirmed)}"#.utf8)
             kept.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
-                                  blockPublished: settings.emitBlocks, blockPayload: payload, logs: logs))
+                                  blockPublished: settings.emitBlocks, blockPayload: payload, records: records))
+        }
+        var counts: [KeptRecord.Kind: Int] = [:]
+        for kind in [KeptRecord.Kind.transaction, .receipt, .log] {
+            for block in kept {
+                let timeNs = Int64(block.timestamp) * 1_000_000_000
+                for record in block.records where record.kind == kind {
+                    try flushIfFull()
+                    batch.append(topic: topic(kind), key: record.key, payload: record.payload, eventTimeNs: timeNs)
+                    counts[kind, default: 0] += 1
+                }
+            }
         }
         if settings.emitBlocks {
             for block in kept {
@@ -410,7 +432,9 @@ final class EthRPCSource: StarbloomSource {
         }
         try host.publish(batch)
         batch.removeAll()
-        logsPublished.add(UInt64(logCount))
+        logsPublished.add(UInt64(counts[.log] ?? 0))
+        transactionsPublished.add(UInt64(counts[.transaction] ?? 0))
+        receiptsPublished.add(UInt64(counts[.receipt] ?? 0))
         if settings.emitBlocks { blocksPublished.add(UInt64(kept.count)) }
         for block in kept { try keptBlocks.store(block, chainID: settings.chainID) } // before the checkpoint that refers to them
         window += kept
@@ -462,22 +486,25 @@ final class EthRPCSource: StarbloomSource {
         reorgs.add()
         let depth = tip.number - ancestor.number
         host.log(.warning, "reorg at block \(tip.number): reverting \(depth) blocks back to \(ancestor.number) (\(ancestor.hash))")
-        // Every orphaned block, newest first: its logs newest first, then the block; one batch for
-        // the logs and the blocks (logs first), then the window and one checkpoint.
+        // Every orphaned block, newest first: its logs newest first, then its receipts, then its
+        // transactions, then the block. One batch, grouped by topic (logs, receipts, transactions,
+        // blocks), then the window and one checkpoint.
         let revert: [(String, [UInt8])] = [("starbloom-revert", Array("1".utf8))]
         let orphans = window.filter { $0.number > ancestor.number }.reversed()
         batch.removeAll()
-        for orphan in orphans {
-            let timeNs = Int64(orphan.timestamp) * 1_000_000_000
-            for log in orphan.logs.reversed() {
-                var payload = log.payload
-                let suffix = Array(#""removed":false}"#.utf8)
-                if payload.count >= suffix.count, Array(payload.suffix(suffix.count)) == suffix {
-                    payload.removeLast(suffix.count)
-                    payload += Array(#""removed":true}"#.utf8)
+        let suffix = Array(#""removed":false}"#.utf8)
+        for kind in [KeptRecord.Kind.log, .receipt, .transaction] {
+            for orphan in orphans {
+                let timeNs = Int64(orphan.timestamp) * 1_000_000_000
+                for record in orphan.records.reversed() where record.kind == kind {
+                    var payload = record.payload
+                    if payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) {
+                        payload.removeLast(suffix.count)
+                        payload += Array(#""removed":true}"#.utf8)
+                    }
+                    try flushIfFull()
+                    batch.append(topic: topic(kind), key: record.key, payload: payload, headers: revert, eventTimeNs: timeNs)
                 }
-                try flushIfFull()
-                batch.append(topic: settings.topicLogs, key: log.address.utf8, payload: payload, headers: revert, eventTimeNs: timeNs)
             }
         }
         for orphan in orphans where orphan.blockPublished {
@@ -487,13 +514,18 @@ final class EthRPCSource: StarbloomSource {
         }
         try host.publish(batch)
         batch.removeAll()
-        revertedLogs.add(UInt64(orphans.reduce(0) { $0 + $1.logs.count }))
+        revertedLogs.add(UInt64(orphans.reduce(0) { $0 + $1.records.count { $0.kind == .log } }))
         revertedBlocks.add(UInt64(orphans.count))
         window.removeLast(orphans.count)
         try saveCheckpoint()
         for orphan in orphans { try keptBlocks.delete(number: orphan.number) }
         cursorGauge.set(Double(ancestor.number))
     }
+}
+
+/// An answer that is valid JSON but not what the method returns.
+struct Malformed: Error, CustomStringConvertible {
+    let description: String
 }
 
 @_cdecl("starbloom_plugin_entry")

@@ -1,3 +1,4 @@
+import StarbloomJSON
 import StarbloomPluginSDK
 
 /// Why an RPC call gave up: the run loop was asked to stop, or the attempts allowed were used up.
@@ -13,7 +14,7 @@ enum RPCFailure: Error, CustomStringConvertible {
 }
 
 /// One failed attempt, classified for the retry policy.
-private struct AttemptError: Error {
+struct AttemptError: Error {
     let message: String
     var retryAfterMs: Int? = nil
 }
@@ -113,6 +114,16 @@ final class RPCClient {
     }
 
     private func send(_ body: String) throws(AttemptError) -> JSON {
+        let bytes = try sendBytes(body)
+        do {
+            return try JSON.parse(bytes)
+        } catch {
+            throw AttemptError(message: "\(connections[current].url.text): \(error.description)")
+        }
+    }
+
+    /// The response body of a 2xx answer (anything else is an `AttemptError`).
+    private func sendBytes(_ body: String) throws(AttemptError) -> [UInt8] {
         let connection = connections[current]
         if requestSpacingNs > 0 {
             let now = host.monotonicNs
@@ -136,10 +147,41 @@ final class RPCClient {
             let snippet = String(decoding: response.body.prefix(120), as: UTF8.self)
             throw AttemptError(message: "\(connection.url.text): HTTP \(response.status) \(snippet)", retryAfterMs: retryAfter)
         }
-        do {
-            return try JSON.parse(response.body)
-        } catch {
-            throw AttemptError(message: "\(connection.url.text): \(error.description)")
+        return response.body
+    }
+
+    // MARK: Responses read in place
+
+    /// One call whose result is read in place (`RawResponse`): for large answers (`eth_getLogs`),
+    /// where building a tree would cost more than the rest of the work.
+    func callRaw(_ method: String, _ params: String, maxAttempts: Int? = nil) throws(RPCFailure) -> RawResponse {
+        try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> RawResponse in
+            let id = nextID
+            nextID += 1
+            var response = RawResponse(bytes: try sendBytes(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#))
+            try response.index(calls: [method], firstID: id, batch: false, endpoint: connections[current].url.text)
+            return response
+        }
+    }
+
+    /// `batch` with the results read in place.
+    func batchRaw(_ calls: [(method: String, params: String)], maxAttempts: Int? = nil) throws(RPCFailure) -> RawResponse {
+        try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> RawResponse in
+            let firstID = nextID
+            nextID += UInt64(calls.count)
+            var body = "["
+            for (offset, call) in calls.enumerated() {
+                if offset > 0 { body += "," }
+                body += #"{"jsonrpc":"2.0","id":\#(firstID + UInt64(offset)),"method":"\#(call.method)","params":\#(call.params)}"#
+            }
+            body += "]"
+            // The scanner indexes objects: the batch's array is wrapped as {"b":[...]}.
+            var bytes = Array(#"{"b":"#.utf8)
+            bytes += try sendBytes(body)
+            bytes.append(UInt8(ascii: "}"))
+            var response = RawResponse(bytes: bytes)
+            try response.index(calls: calls.map(\.method), firstID: firstID, batch: true, endpoint: connections[current].url.text)
+            return response
         }
     }
 

@@ -8,11 +8,16 @@ struct KeptBlock: Equatable {
     var timestamp: UInt64
     var blockPublished: Bool
     var blockPayload: [UInt8]
-    var logs: [KeptLog]
+    /// The block's transactions, receipts and logs as published (each kind in chain order).
+    var records: [KeptRecord]
 }
 
-struct KeptLog: Equatable {
-    var address: String
+/// A published record of a block other than the block record itself.
+struct KeptRecord: Equatable {
+    enum Kind: UInt8 { case log = 0, transaction = 1, receipt = 2 }
+    var kind: Kind
+    var key: [UInt8]
+    /// The exact payload published; it ends with `"removed":false}`.
     var payload: [UInt8]
 }
 
@@ -21,14 +26,16 @@ struct KeptLog: Equatable {
 ///
 /// Format 2 (`slim`) leaves the payloads out: with hundreds of logs a block, 128 blocks of payloads
 /// exceed what one checkpoint may hold (1 MiB), so each block's payloads live in the instance's
-/// key-value namespace (`KeptBlockStore`) and the checkpoint keeps numbers and hashes. Format 1
-/// (payloads inline) is still read.
+/// key-value namespace (`KeptBlockStore`) and the checkpoint keeps numbers and hashes. Format 3
+/// (payloads inline, each record with its kind: log, transaction, receipt) is what
+/// `KeptBlockStore` writes; format 1 (logs only) is still read.
 enum CheckpointCodec {
     static let magic = Array("ETHRPC1\n".utf8)
     static let slimMagic = Array("ETHRPC2\n".utf8)
+    static let kindsMagic = Array("ETHRPC3\n".utf8)
 
     static func encode(chainID: UInt64, window: ArraySlice<KeptBlock>, slim: Bool = false) -> [UInt8] {
-        var out = slim ? slimMagic : magic
+        var out = slim ? slimMagic : kindsMagic
         out.reserveCapacity(256 * window.count + 32)
         put64(&out, chainID)
         put32(&out, UInt32(window.count))
@@ -39,10 +46,11 @@ enum CheckpointCodec {
             putBytes(&out, Array(block.hash.utf8))
             if slim { continue }
             putBytes(&out, block.blockPayload)
-            put32(&out, UInt32(block.logs.count))
-            for log in block.logs {
-                putBytes(&out, Array(log.address.utf8))
-                putBytes(&out, log.payload)
+            put32(&out, UInt32(block.records.count))
+            for record in block.records {
+                out.append(record.kind.rawValue)
+                putBytes(&out, record.key)
+                putBytes(&out, record.payload)
             }
         }
         return out
@@ -51,26 +59,32 @@ enum CheckpointCodec {
     /// The window; `slim` when the payloads are left out (to be read from `KeptBlockStore`).
     static func decode(_ bytes: [UInt8]) -> (chainID: UInt64, window: [KeptBlock], slim: Bool)? {
         var reader = Reader(bytes: bytes)
-        guard let head = reader.take(magic.count), head == magic || head == slimMagic,
+        guard let head = reader.take(magic.count), head == magic || head == slimMagic || head == kindsMagic,
               let chainID = reader.u64(), let count = reader.u32() else { return nil }
         let slim = head == slimMagic
+        let kinds = head == kindsMagic
         var window: [KeptBlock] = []
         for _ in 0..<count {
             guard let number = reader.u64(), let timestamp = reader.u64(), let flag = reader.take(1),
                   let hash = reader.chunk() else { return nil }
             var payload: [UInt8] = []
-            var logs: [KeptLog] = []
+            var records: [KeptRecord] = []
             if !slim {
-                guard let blockPayload = reader.chunk(), let logCount = reader.u32() else { return nil }
+                guard let blockPayload = reader.chunk(), let recordCount = reader.u32() else { return nil }
                 payload = blockPayload
-                for _ in 0..<logCount {
-                    guard let address = reader.chunk(), let logPayload = reader.chunk() else { return nil }
-                    logs.append(KeptLog(address: String(decoding: address, as: UTF8.self), payload: logPayload))
+                for _ in 0..<recordCount {
+                    var kind = KeptRecord.Kind.log
+                    if kinds {
+                        guard let byte = reader.take(1), let known = KeptRecord.Kind(rawValue: byte[0]) else { return nil }
+                        kind = known
+                    }
+                    guard let key = reader.chunk(), let recordPayload = reader.chunk() else { return nil }
+                    records.append(KeptRecord(kind: kind, key: key, payload: recordPayload))
                 }
             }
             if let last = window.last, last.number + 1 != number { return nil }
             window.append(KeptBlock(number: number, hash: String(decoding: hash, as: UTF8.self), timestamp: timestamp,
-                                    blockPublished: flag[0] != 0, blockPayload: payload, logs: logs))
+                                    blockPublished: flag[0] != 0, blockPayload: payload, records: records))
         }
         guard reader.index == bytes.count else { return nil }
         return (chainID, window, slim)

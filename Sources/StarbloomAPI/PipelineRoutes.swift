@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import StarbloomCore
+import StarbloomJSON
 
 /// `/v1/pipelines` (admin): list, show, create or replace (`PUT`, the body is the definition as JSON —
 /// the same keys as a `[[pipelines]]` table), delete, and a dry-run validation.

@@ -219,6 +219,77 @@ struct EthRPCTests {
         }
     }
 
+    @Test("emit_transactions and emit_receipts: through a reorg, the transaction and receipt topics after reverts equal the canonical chain's")
+    func transactionsAndReceipts() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        _ = try server.call("test_deployToken")
+        let bob = "0x0000000000000000000000000000000000000b0b"
+        let carol = "0x00000000000000000000000000000000000ca201"
+        for i in 1...3 { _ = try server.call("test_transfer", [carol, "0x\(String(i, radix: 16))"]) }
+
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["emit_transactions"] = .bool(true)
+        settings["emit_receipts"] = .bool(true)
+        settings["topic_transactions"] = .string("eth.txs")
+        settings["topic_receipts"] = .string("eth.receipts")
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+        let snapshot = try #require(try server.call("evm_snapshot") as? String)
+        for i in 1...2 { _ = try server.call("test_transfer", [bob, "0x\(String(i, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        _ = try server.call("evm_revert", [snapshot])
+        for i in 1...3 { _ = try server.call("test_transfer", [carol, "0x\(String(i + 10, radix: 16))"]) }
+        try Self.waitCaughtUp(host, server, instance)
+        instance.disable()
+
+        let head = try server.blockNumber()
+        var canonical: [[String: Any]] = []
+        for number in 0...head {
+            let block = try #require(try server.call("eth_getBlockByNumber", ["0x" + String(number, radix: 16), true]) as? [String: Any])
+            canonical += try #require(block["transactions"] as? [[String: Any]])
+        }
+        let hashes = canonical.map { $0["hash"] as? String }
+        #expect(hashes.count == 7, "deploy + 3 + 3 transfers")
+
+        let txRecords = host.records(topic: "eth.txs")
+        #expect(txRecords.filter { $0.header("starbloom-revert") != nil }.count == 2, "bob's two transactions reverted")
+        let transactions = try Self.survivors(txRecords).map { try Self.object($0.payloadText) }
+        #expect(transactions.map { $0["hash"] as? String } == hashes)
+        for (published, expected) in zip(transactions, canonical) {
+            #expect(published["from"] as? String == expected["from"] as? String)
+            #expect(published["input"] as? String == expected["input"] as? String)
+            #expect(published["removed"] as? Bool == false && published["blockTimestamp"] is String)
+        }
+        #expect(Self.metric(host, "transactions_published_total") == Double(txRecords.filter { $0.headers.isEmpty }.count))
+
+        let receiptRecords = host.records(topic: "eth.receipts")
+        #expect(receiptRecords.filter { $0.header("starbloom-revert") != nil }.count == 2)
+        let receipts = try Self.survivors(receiptRecords).map { try Self.object($0.payloadText) }
+        #expect(receipts.map { $0["transactionHash"] as? String } == hashes)
+        #expect(try Self.survivors(receiptRecords).map(\.keyText) == hashes.map { $0 ?? "" })
+        for receipt in receipts {
+            let expected = try #require(try server.call("eth_getTransactionReceipt", [receipt["transactionHash"] as? String ?? ""]) as? [String: Any])
+            #expect(receipt["blockHash"] as? String == expected["blockHash"] as? String)
+            #expect(receipt["gasUsed"] as? String == expected["gasUsed"] as? String)
+            #expect((receipt["logs"] as? [Any])?.count == (expected["logs"] as? [Any])?.count)
+        }
+
+        var clash = Self.settings(server, chainID: chainID)
+        clash["topic_receipts"] = .string("eth.logs")
+        try host.addInstance(InstanceSpec(name: "clash", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: clash))
+        let clashing = try #require(host.instance(named: "clash"))
+        #expect(waitForState(clashing, .failed, timeout: 10), "\(clashing.status)")
+        #expect(clashing.status.lastError?.contains("topic_receipts must differ from topic_logs, both are 'eth.logs'") == true,
+                "\(clashing.status.lastError ?? "none")")
+    }
+
     @Test("sample.toml parses, and its settings (pointed at the test chain) start an instance that follows it")
     func sampleConfiguration() throws {
         let text = try String(contentsOfFile: "\(TestPaths.packageRoot)/Plugins/eth-rpc/sample.toml", encoding: .utf8)

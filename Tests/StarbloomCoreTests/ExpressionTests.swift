@@ -1,5 +1,6 @@
 import Testing
 @testable import StarbloomCore
+import StarbloomJSON
 
 @Suite("Expressions")
 struct ExpressionTests {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import StarbloomCore
+import StarbloomJSON
 
 @Suite("JSON scanner and writer")
 struct JSONScannerTests {

@@ -1,4 +1,5 @@
 import Foundation
+import StarbloomJSON
 
 /// Pipelines arrive as TOML (`starbloom.toml`) or JSON (the API); both become a `TOMLTable`, parsed
 /// by one function, so the two accept exactly the same definitions and give the same errors.

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// A compiled expression of the pipeline language: filters (`where`), computed fields of `map`,
 /// dedupe keys, group-by values.
 ///

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// Evaluates an expression's program on one input. Generic over the input so that evaluating on a
 /// `JSONRecordInput` is specialised: field reads are direct calls, and nothing is boxed.
 struct ExpressionEvaluator<Input: ExpressionInput> {

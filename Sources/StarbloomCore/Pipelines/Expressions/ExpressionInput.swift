@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// What an expression reads: fields by path and record headers.
 ///
 /// JSON-backed inputs also expose their payload (`jsonPayload`) and answer `jsonField(at:)`; the

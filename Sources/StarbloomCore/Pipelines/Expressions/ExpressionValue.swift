@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// The value of an expression, or of a field it reads.
 ///
 /// Integers are exact: a sign and a 256-bit magnitude (token amounts), and zero is never negative.

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// A record as expression input: its JSON payload, the index of the payload's top-level members
 /// (from `JSONScanner.indexObject`) and its headers.
 ///

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// A value while an expression evaluates: the cases of `ExpressionValue`, plus strings, objects and
 /// arrays still lying in the input's payload, so they are compared or copied without being decoded.
 enum Operand: Sendable {

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 extension JSONScanner {
     /// A member's key as UTF-8 bytes, escapes decoded.
     static func keyBytes(_ bytes: UnsafeRawBufferPointer, _ field: JSONField) -> [UInt8] {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import StarbloomJSON
 
 /// Reads a pipeline's inputs on a second thread, one or two batches ahead of the steps: decoding
 /// records out of the queue and indexing their JSON happen here while the pipeline's thread runs

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// An exact number taken from an event: integers (token amounts, up to 256 bits, either sign) stay
 /// exact; numbers with a fraction or exponent are Doubles.
 enum AggregateNumber: Hashable {

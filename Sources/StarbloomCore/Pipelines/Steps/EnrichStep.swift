@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// Looks a key up in a key-value namespace and stores the value in a field: JSON values are merged
 /// as JSON, anything else as a string. A revert is enriched the same way (with the entry as it is
 /// then; enrichment data is expected to change rarely).

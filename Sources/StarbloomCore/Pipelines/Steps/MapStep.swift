@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// Reshapes a payload: keeps the selected top-level fields (all when `select` is absent), drops and
 /// renames some, and sets computed ones (evaluated on the input payload). Kept values are copied as
 /// their raw JSON text, so numbers and strings pass through byte for byte.

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// One event's JSON payload indexed once (its top-level members), for the expressions the steps
 /// evaluate on it. One index is shared by all steps of a pipeline: a step that meets the payload the
 /// previous step indexed (the same array, held here so its storage cannot be reused meanwhile)

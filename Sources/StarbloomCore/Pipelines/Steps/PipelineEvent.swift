@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// A record on its way through a pipeline's steps.
 public struct PipelineEvent: Sendable {
     public var key: [UInt8]

@@ -1,3 +1,5 @@
+import StarbloomJSON
+
 /// Windowed aggregation in event time: tumbling, hopping and session windows, grouped by fields.
 ///
 /// Time: each event's time comes from `time_field` (or the record's event time). The watermark is

@@ -274,23 +274,23 @@ struct JSONObjectValidator {
 }
 
 /// ASCII bytes the JSON code names.
-enum JSONByte {
-    static let quote = UInt8(ascii: "\"")
-    static let backslash = UInt8(ascii: "\\")
-    static let openBrace = UInt8(ascii: "{")
-    static let closeBrace = UInt8(ascii: "}")
-    static let openBracket = UInt8(ascii: "[")
-    static let closeBracket = UInt8(ascii: "]")
-    static let colon = UInt8(ascii: ":")
-    static let comma = UInt8(ascii: ",")
-    static let minus = UInt8(ascii: "-")
-    static let plus = UInt8(ascii: "+")
-    static let zero = UInt8(ascii: "0")
-    static let nine = UInt8(ascii: "9")
+public enum JSONByte {
+    public static let quote = UInt8(ascii: "\"")
+    public static let backslash = UInt8(ascii: "\\")
+    public static let openBrace = UInt8(ascii: "{")
+    public static let closeBrace = UInt8(ascii: "}")
+    public static let openBracket = UInt8(ascii: "[")
+    public static let closeBracket = UInt8(ascii: "]")
+    public static let colon = UInt8(ascii: ":")
+    public static let comma = UInt8(ascii: ",")
+    public static let minus = UInt8(ascii: "-")
+    public static let plus = UInt8(ascii: "+")
+    public static let zero = UInt8(ascii: "0")
+    public static let nine = UInt8(ascii: "9")
 }
 
 /// Word-at-a-time and hex helpers shared by the scanner, the walker and the decoder.
-enum JSONBytes {
+public enum JSONBytes {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highs: UInt64 = 0x8080_8080_8080_8080
 

@@ -129,12 +129,12 @@ public struct JSONWriter: Sendable {
         appendASCII("null")
     }
 
-    /// A uint256 as a JSON string of decimal digits ("1500000000000000000000"): token amounts exceed
-    /// what a JSON number keeps exactly in most readers (2^53).
-    public mutating func uint256String(_ value: UInt256) {
+    /// A string whose text `write` appends, unescaped: only for text that needs no escaping (digits,
+    /// hex), written without an intermediate String.
+    public mutating func unescapedString(_ write: (inout [UInt8]) -> Void) {
         separate()
         bytes.append(JSONByte.quote)
-        value.appendDecimal(to: &bytes)
+        write(&bytes)
         bytes.append(JSONByte.quote)
     }
 

@@ -112,7 +112,7 @@ extension JSONScanner {
 
     /// Appends the UTF-8 of string text `bytes[start..<end]` (between the quotes) with escapes
     /// decoded. Malformed escapes (possible only in text that was never validated) are kept as-is.
-    static func appendDecoded(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, to output: inout [UInt8]) {
+    public static func appendDecoded(_ bytes: UnsafeRawBufferPointer, _ start: Int, _ end: Int, to output: inout [UInt8]) {
         guard let base = bytes.baseAddress, start < end else { return }
         var runStart = start
         var k = start
@@ -166,7 +166,7 @@ extension JSONScanner {
 extension JSONBytes {
     /// Byte equality of two ranges of `count` bytes, eight at a time.
     @inline(__always)
-    static func equal(_ a: UnsafeRawPointer?, _ b: UnsafeRawPointer?, _ count: Int) -> Bool {
+    public static func equal(_ a: UnsafeRawPointer?, _ b: UnsafeRawPointer?, _ count: Int) -> Bool {
         guard count > 0, let a, let b else { return true }
         var k = 0
         while k + 8 <= count {

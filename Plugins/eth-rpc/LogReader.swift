@@ -1,0 +1,110 @@
+import StarbloomJSON
+
+/// Turns an `eth_getLogs` answer over blocks `first...` into the log payloads eth-rpc publishes,
+/// grouped by block and ordered by log index, reading the answer in place:
+///
+///     {"address":"0x…","topics":["0x…",…],"data":"0x…","blockNumber":"0x…","blockHash":"0x…",
+///      "blockTimestamp":"0x…","transactionHash":"0x…","transactionIndex":"0x…","logIndex":"0x…",
+///      "removed":false}
+///
+/// Addresses and hashes lowercased, quantities without leading zeros, `blockTimestamp` from the
+/// block's header.
+struct LogReader {
+    enum Outcome {
+        case logs([[KeptRecord]])                 // per block of the range
+        /// A log of `block` belongs to another hash, or is `removed`: the chain moved between the calls.
+        case moved(block: UInt64, hash: String)
+    }
+
+    /// `headers[i]` is block `first + i`.
+    static func read(_ response: RawResponse, headers: [Header]) throws(Malformed) -> Outcome {
+        guard let first = headers.first?.number else { return .logs([]) }
+        guard response.results[0].kind == .array else { throw Malformed(description: "eth_getLogs: the result is not an array") }
+        let hashes = headers.map { Array($0.hash.utf8) }
+        return try response.bytes.withUnsafeBytes { buffer -> Result<Outcome, Malformed> in
+            let reader = InPlace(buffer: buffer)
+            var logs: [JSONField] = []
+            var members: [JSONField] = []
+            var topics: [JSONField] = []
+            JSONScanner.elements(of: buffer, array: response.results[0], into: &logs)
+            var perBlock = [[(index: UInt64, record: KeptRecord)]](repeating: [], count: headers.count)
+            for log in logs {
+                guard log.kind == .object else { return .failure(Malformed(description: "eth_getLogs: an element of the result is not an object")) }
+                JSONScanner.members(of: buffer, object: log, into: &members)
+                var address, topicsField, data, blockNumber, blockHash, txHash, txIndex, logIndex, removed: JSONField?
+                for member in members {
+                    switch member.keyEnd - member.keyStart {
+                    case 4 where reader.key(member, is: "data"): data = member
+                    case 6 where reader.key(member, is: "topics"): topicsField = member
+                    case 7 where reader.key(member, is: "address"): address = member
+                    case 7 where reader.key(member, is: "removed"): removed = member
+                    case 8 where reader.key(member, is: "logIndex"): logIndex = member
+                    case 9 where reader.key(member, is: "blockHash"): blockHash = member
+                    case 11 where reader.key(member, is: "blockNumber"): blockNumber = member
+                    case 15 where reader.key(member, is: "transactionHash"): txHash = member
+                    case 16 where reader.key(member, is: "transactionIndex"): txIndex = member
+                    default: break
+                    }
+                }
+                guard let blockNumber, let number = reader.quantity(blockNumber), number >= first, number - first < UInt64(headers.count),
+                      let blockHash else {
+                    return .failure(Malformed(description: "eth_getLogs: a log outside \(first)...\(first + UInt64(headers.count) - 1) or without a block"))
+                }
+                let offset = Int(number - first)
+                if !reader.hexEquals(blockHash, hashes[offset]) || removed?.kind == .trueValue {
+                    guard reader.hexDigits(blockHash)?.count == 64 else {
+                        return .failure(Malformed(description: "eth_getLogs: malformed blockHash in block \(number)"))
+                    }
+                    return .success(.moved(block: number, hash: JSONScanner.decodeString(buffer, blockHash).lowercased()))
+                }
+                var payload: [UInt8] = []
+                payload.reserveCapacity(Int(log.valueEnd - log.valueStart) + 64)
+                payload.append(#"{"address":"#)
+                guard let address, reader.appendHex(address, digits: 40, to: &payload) else {
+                    return .failure(Malformed(description: "eth_getLogs: malformed address in block \(number)"))
+                }
+                let key = Array(payload[12..<54]) // the address's 0x and 40 digits, lowercased
+                payload.append(#","topics":["#)
+                guard let topicsField, topicsField.kind == .array else {
+                    return .failure(Malformed(description: "eth_getLogs: malformed topics in block \(number)"))
+                }
+                JSONScanner.elements(of: buffer, array: topicsField, into: &topics)
+                guard topics.count <= 4 else { return .failure(Malformed(description: "eth_getLogs: more than 4 topics in block \(number)")) }
+                for (position, topic) in topics.enumerated() {
+                    if position > 0 { payload.append(UInt8(ascii: ",")) }
+                    guard reader.appendHex(topic, digits: 64, to: &payload) else {
+                        return .failure(Malformed(description: "eth_getLogs: malformed topic in block \(number)"))
+                    }
+                }
+                payload.append(#"],"data":"#)
+                guard let data, reader.appendHex(data, digits: nil, to: &payload) else {
+                    return .failure(Malformed(description: "eth_getLogs: malformed data in block \(number)"))
+                }
+                payload.append(#","blockNumber":"#)
+                payload.appendQuantity(number)
+                payload.append(#","blockHash":""#)
+                payload += hashes[offset]
+                payload.append(UInt8(ascii: "\""))
+                payload.append(#","blockTimestamp":"#)
+                payload.appendQuantity(headers[offset].timestamp)
+                payload.append(#","transactionHash":"#)
+                guard let txHash, reader.appendHex(txHash, digits: 64, to: &payload),
+                      let txIndex, let transactionIndex = reader.quantity(txIndex),
+                      let logIndex, let index = reader.quantity(logIndex) else {
+                    return .failure(Malformed(description: "eth_getLogs: malformed log in block \(number)"))
+                }
+                payload.append(#","transactionIndex":"#)
+                payload.appendQuantity(transactionIndex)
+                payload.append(#","logIndex":"#)
+                payload.appendQuantity(index)
+                payload.append(#","removed":false}"#)
+                perBlock[offset].append((index, KeptRecord(kind: .log, key: key, payload: payload)))
+            }
+            return .success(.logs(perBlock.map { block in
+                var sorted = true
+                for i in block.indices.dropFirst() where block[i - 1].index > block[i].index { sorted = false; break }
+                return (sorted ? block : block.sorted { $0.index < $1.index }).map(\.record)
+            }))
+        }.get()
+    }
+}
