@@ -207,7 +207,7 @@ final class EthRPCSource: StarbloomSource {
             }
             window = decoded.window
             if decoded.slim {
-                for index in window.indices {
+                for index in window.indices where window[index].payloadsKept {
                     guard let full = try keptBlocks.load(number: window[index].number, hash: window[index].hash, chainID: settings.chainID) else {
                         throw PluginError("the stored payloads of block \(window[index].number) in the reorg window are missing; a reorg reaching it could not be reverted (start a new instance)")
                     }
@@ -411,6 +411,7 @@ final class EthRPCSource: StarbloomSource {
             let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logCount),"confirmed":\#(confirmed)}"#.utf8)
             kept.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
                                   blockPublished: settings.emitBlocks, blockPayload: payload, records: records))
+            kept[kept.count - 1].payloadsKept = head - header.number < UInt64(settings.reorgWindow)
         }
         var counts: [KeptRecord.Kind: Int] = [:]
         for kind in [KeptRecord.Kind.transaction, .receipt, .log] {
@@ -436,15 +437,22 @@ final class EthRPCSource: StarbloomSource {
         transactionsPublished.add(UInt64(counts[.transaction] ?? 0))
         receiptsPublished.add(UInt64(counts[.receipt] ?? 0))
         if settings.emitBlocks { blocksPublished.add(UInt64(kept.count)) }
-        for block in kept { try keptBlocks.store(block, chainID: settings.chainID) } // before the checkpoint that refers to them
-        window += kept
+        for block in kept where block.payloadsKept { try keptBlocks.store(block, chainID: settings.chainID) } // before the checkpoint that refers to them
+        // Deep blocks keep only number and hash (see `KeptBlock.payloadsKept`): no memory either.
+        window += kept.map { block in
+            guard !block.payloadsKept else { return block }
+            var slim = block
+            slim.blockPayload = []
+            slim.records = []
+            return slim
+        }
         var evicted: ArraySlice<KeptBlock> = []
         if window.count > settings.reorgWindow {
             evicted = window.prefix(window.count - settings.reorgWindow)
             window.removeFirst(window.count - settings.reorgWindow)
         }
         try saveCheckpoint()
-        for block in evicted { try keptBlocks.delete(number: block.number) }
+        for block in evicted where block.payloadsKept { try keptBlocks.delete(number: block.number) }
         if let tip = window.last { cursorGauge.set(Double(tip.number)) }
     }
 
@@ -479,6 +487,12 @@ final class EthRPCSource: StarbloomSource {
         if let ancestor, ancestor.number == tip.number { return } // the tip is canonical: the next block moved meanwhile, read again
         guard let ancestor else {
             let message = "reorg deeper than reorg_window (\(settings.reorgWindow) blocks): none of the kept blocks \(oldest.number)...\(tip.number) is canonical any more; stopped at block \(tip.number). Records after it would be wrong; raise reorg_window and re-sync with a new instance"
+            host.log(.error, message)
+            box.mutex.withLock { $0.degraded = message }
+            return
+        }
+        if let deep = window.first(where: { $0.number > ancestor.number && !$0.payloadsKept }) {
+            let message = "reorg deeper than reorg_window (\(settings.reorgWindow) blocks): it orphans block \(deep.number), which was published more than reorg_window blocks below the head, so its records were not kept for reverts; stopped at block \(tip.number). Raise reorg_window and re-sync with a new instance"
             host.log(.error, message)
             box.mutex.withLock { $0.degraded = message }
             return
@@ -518,7 +532,7 @@ final class EthRPCSource: StarbloomSource {
         revertedBlocks.add(UInt64(orphans.count))
         window.removeLast(orphans.count)
         try saveCheckpoint()
-        for orphan in orphans { try keptBlocks.delete(number: orphan.number) }
+        for orphan in orphans where orphan.payloadsKept { try keptBlocks.delete(number: orphan.number) }
         cursorGauge.set(Double(ancestor.number))
     }
 }

@@ -64,6 +64,7 @@ final class HTTPConnection {
     let url: EndpointURL
     private var fd: Int32 = -1
     private var pending: [UInt8] = []   // bytes read past the previous response
+    private var scratch = [UInt8](repeating: 0, count: 65536) // recv buffer, reused
     private let shouldStop: () -> Bool
     static let maxBody = 256 << 20
     static let maxHeader = 64 << 10
@@ -186,10 +187,9 @@ final class HTTPConnection {
 
     /// Reads more bytes into `pending`; returns false at end of stream.
     private func fill(deadline: Int64) throws(HTTPError) -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { pending.append(contentsOf: chunk[0..<n]); return true }
+            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n > 0 { pending.append(contentsOf: scratch[0..<n]); return true }
             if n == 0 { return false }
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
                 try waitFor(Int32(POLLIN), deadline: deadline, what: "waiting for the response")
@@ -221,12 +221,32 @@ final class HTTPConnection {
         }
     }
 
+    /// `count` bytes: what `pending` holds first, the rest received straight into the result (a
+    /// large body is not staged in `pending`, grown and copied out again).
     private func readExactly(_ count: Int, deadline: Int64) throws(HTTPError) -> [UInt8] {
-        while pending.count < count {
-            guard try fill(deadline: deadline) else { throw HTTPError(.io, "\(url.text): connection closed mid-body") }
+        if pending.count >= count {
+            let out = Array(pending[0..<count])
+            pending.removeFirst(count)
+            return out
         }
-        let out = Array(pending[0..<count])
-        pending.removeFirst(count)
+        var failure: HTTPError?
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = pending.count
+            _ = buffer.initialize(from: pending)
+            while initialized < count {
+                let n = recv(fd, buffer.baseAddress! + initialized, count - initialized, 0)
+                if n > 0 { initialized += n; continue }
+                if n == 0 { failure = HTTPError(.io, "\(url.text): connection closed mid-body"); return }
+                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
+                    do throws(HTTPError) { try waitFor(Int32(POLLIN), deadline: deadline, what: "waiting for the response") } catch { failure = error; return }
+                    continue
+                }
+                failure = HTTPError(.io, "\(url.text): recv: \(String(cString: strerror(errno)))")
+                return
+            }
+        }
+        pending.removeAll(keepingCapacity: true)
+        if let failure { throw failure }
         return out
     }
 

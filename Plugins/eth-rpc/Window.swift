@@ -7,6 +7,10 @@ struct KeptBlock: Equatable {
     var hash: String
     var timestamp: UInt64
     var blockPublished: Bool
+    /// False for a block published more than `reorg_window` blocks below the head (during a
+    /// backfill): a reorg reaching it is deeper than the window, so its payloads are not kept
+    /// (neither here nor in `KeptBlockStore`) and its number and hash serve for detection only.
+    var payloadsKept: Bool = true
     var blockPayload: [UInt8]
     /// The block's transactions, receipts and logs as published (each kind in chain order).
     var records: [KeptRecord]
@@ -42,7 +46,7 @@ enum CheckpointCodec {
         for block in window {
             put64(&out, block.number)
             put64(&out, block.timestamp)
-            out.append(block.blockPublished ? 1 : 0)
+            out.append((block.blockPublished ? 1 : 0) | (block.payloadsKept ? 0 : 2)) // bit 1 is new: old checkpoints read as kept
             putBytes(&out, Array(block.hash.utf8))
             if slim { continue }
             putBytes(&out, block.blockPayload)
@@ -84,7 +88,7 @@ enum CheckpointCodec {
             }
             if let last = window.last, last.number + 1 != number { return nil }
             window.append(KeptBlock(number: number, hash: String(decoding: hash, as: UTF8.self), timestamp: timestamp,
-                                    blockPublished: flag[0] != 0, blockPayload: payload, records: records))
+                                    blockPublished: flag[0] & 1 != 0, payloadsKept: flag[0] & 2 == 0, blockPayload: payload, records: records))
         }
         guard reader.index == bytes.count else { return nil }
         return (chainID, window, slim)

@@ -317,6 +317,41 @@ struct EthRPCTests {
         instance.disable()
     }
 
+    @Test("a block published more than reorg_window below the head keeps no payloads: a reorg orphaning it degrades the instance instead of reverting")
+    func deepBackfillBlockIsNotReverted() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let genesis = try #require(try server.call("evm_snapshot") as? String)
+        _ = try server.call("test_deployToken")
+        for i in 1...12 { _ = try server.call("test_transfer", ["0x0000000000000000000000000000000000000b0b", "0x\(String(i, radix: 16))"]) }
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["reorg_window"] = .int(3)
+        settings["batch_blocks"] = .int(2)
+        settings["max_requests_per_second"] = .int(2) // a range every ~1.5 s: the test stops it after the first
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        #expect(waitUntil(timeout: 30) { (Self.metric(host, "cursor_block") ?? -1) >= 1 })
+        instance.disable()
+        #expect(Self.metric(host, "cursor_block") == 1, "blocks 0 and 1 published, 12 blocks below the head")
+        let published = host.records(topic: "eth.logs").count + host.records(topic: "eth.blocks").count
+
+        // Block 1 (the token's deployment) is replaced by another chain from genesis.
+        _ = try server.call("evm_revert", [genesis])
+        for _ in 1...3 { _ = try server.call("evm_mine") }
+        instance.enable()
+        #expect(waitForState(instance, .degraded, timeout: 30), "\(instance.status)")
+        #expect(instance.status.lastError?.contains("it orphans block 1, which was published more than reorg_window blocks below the head") == true,
+                "\(instance.status.lastError ?? "none")")
+        Thread.sleep(forTimeInterval: 0.3)
+        #expect(host.records(topic: "eth.logs").count + host.records(topic: "eth.blocks").count == published, "nothing published, nothing reverted")
+        instance.disable()
+    }
+
     @Test("a reorg deeper than reorg_window: health degraded with the reason, nothing published after the cursor")
     func deepReorgDegrades() throws {
         let server = try EthTesterServer.start()

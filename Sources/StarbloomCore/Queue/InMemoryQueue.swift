@@ -128,14 +128,16 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         return (size + 7) & ~7
     }
 
+    func problem(with record: sb_record) -> QueueError? {
+        let size = Self.frameSize(record)
+        guard size - Self.fixedHeader > maxRecordBytes else { return nil }
+        return QueueError(code: .tooLarge, message: "record of \(size - Self.fixedHeader) bytes exceeds the limit of \(maxRecordBytes) bytes on topic '\(name)'")
+    }
+
     func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition {
         // Validate the whole batch first: all or nothing.
         for record in records {
-            let size = Self.frameSize(record)
-            if size - Self.fixedHeader > maxRecordBytes {
-                throw QueueError(code: .tooLarge,
-                                 message: "record of \(size - Self.fixedHeader) bytes exceeds the limit of \(maxRecordBytes) bytes on topic '\(name)'")
-            }
+            if let problem = problem(with: record) { throw problem }
         }
         defer { signal.notify() } // runs after the unlock below
         lock.lock()

@@ -33,6 +33,9 @@ public protocol TopicAppender: AnyObject, Sendable {
     /// The same, suspending the caller until acknowledged instead of blocking its thread (the records
     /// are copied before the first suspension, so the buffers need only live until the call returns).
     func appendAsync(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64) async throws(QueueError) -> RecordPosition
+    /// Why `append` would refuse this record (too large, malformed), checked without appending: for
+    /// callers that collect records and append them later but must answer for each one now.
+    func problem(with record: sb_record) -> QueueError?
 }
 
 extension TopicAppender {

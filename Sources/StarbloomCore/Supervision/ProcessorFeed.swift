@@ -104,8 +104,29 @@ struct ProcessorFeed {
                 })
             var message = sb_message()
             let status = run.plugin.process!(run.pointer, arena.records, records.count, &emitter, &message)
-            return (status, CStrings.read(message: &message), emitContext.rejected)
+            let text = CStrings.read(message: &message)
+            if status != SB_OK { return (status, text, emitContext.rejected) } // nothing of a failed call is published
+            if let failure = publish(emitContext.emitted) { return (failure.0, failure.1, emitContext.rejected) }
+            return (status, text, emitContext.rejected)
         }
+    }
+
+    /// Publishes what one `process` call emitted, in order, with one append per run of records for
+    /// the same topic (on an `always` topic: one fsync for the call, not one per record).
+    private func publish(_ emitted: [QueueRecord]) -> (sb_status, String)? {
+        var start = 0
+        while start < emitted.count {
+            let chunk = Array(emitted[start..<min(emitted.count, start + 65_536)])
+            let arena = RecordArena(chunk)
+            defer { arena.release() }
+            var offset: UInt64 = 0
+            let status = HostAPITable.publish(run.context, UnsafeBufferPointer(start: arena.records, count: chunk.count), lastOffset: &offset)
+            if status != SB_OK {
+                return (status, "publishing the records emitted by process failed: \(String(cString: ThreadLocalMessage.current()))")
+            }
+            start += chunk.count
+        }
+        return nil
     }
 
     /// Sends a record that kept failing to `dlq.<instance>`. Returns a failure to stop the worker if
@@ -132,11 +153,14 @@ struct ProcessorFeed {
         return nil
     }
 
-    /// The `ctx` of the emitter handed to one `process` call.
+    /// The `ctx` of the emitter handed to one `process` call. Emitted records are copied and kept
+    /// until the call returns: published together if it returned OK, dropped if it failed (the
+    /// batch is delivered again).
     final class EmitContext {
         let feed: ProcessorFeed
         let batch: [QueueRecord]
         var rejected: [(index: Int, reason: String)] = []
+        var emitted: [QueueRecord] = []
 
         init(feed: ProcessorFeed, batch: [QueueRecord]) {
             self.feed = feed
@@ -147,8 +171,21 @@ struct ProcessorFeed {
             if feed.run.plugin.kind == .sink {
                 return HostAPITable.fail(SB_ERR_UNSUPPORTED, "a sink cannot emit records")
             }
-            var offset: UInt64 = 0
-            return HostAPITable.publish(feed.run.context, UnsafeBufferPointer(start: record, count: 1), lastOffset: &offset)
+            let r = record.pointee
+            // Checked now, as publish would: the plugin learns of a bad record from this emit.
+            do throws(QueueError) {
+                let appender = try feed.run.context.appender(for: r.topic)
+                if let problem = appender.problem(with: r) { throw problem }
+            } catch {
+                feed.run.context.publishErrors.add()
+                return HostAPITable.fail(HostAPITable.status(for: error), error.message)
+            }
+            let headers = (0..<(r.headers == nil ? 0 : r.header_count)).map { i in
+                QueueRecord.Header(name: CStrings.string(r.headers![i].name), value: CStrings.bytes(r.headers![i].value))
+            }
+            emitted.append(QueueRecord(topic: CStrings.string(r.topic), offset: 0, key: CStrings.bytes(r.key), payload: CStrings.bytes(r.payload),
+                                       headers: headers, eventTimeNs: r.event_time_ns))
+            return SB_OK
         }
 
         func reject(_ index: Int, _ reason: sb_str) -> sb_status {

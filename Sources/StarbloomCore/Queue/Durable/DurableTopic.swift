@@ -36,6 +36,13 @@ final class DurableTopic: TopicAppender, Sendable {
         return Int(hash % UInt64(count))
     }
 
+    func problem(with record: sb_record) -> QueueError? {
+        if let problem = RecordFrame.problem(with: record) { return QueueError(code: .tooLarge, message: problem) }
+        let bytes = RecordFrame.recordBytes(of: record)
+        guard bytes > settings.maxRecordBytes else { return nil }
+        return QueueError(code: .tooLarge, message: "record of \(bytes) bytes exceeds the limit of \(settings.maxRecordBytes) bytes on topic '\(name)'")
+    }
+
     func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition {
         defer { signal.notify() } // after a failure too: a partial multi-partition append may be readable
         if partitions.count == 1 {
