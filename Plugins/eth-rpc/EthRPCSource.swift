@@ -85,6 +85,8 @@ final class EthRPCSource: StarbloomSource {
     var rangeLimit = UInt64.max
     /// Reused across ranges (keeps its capacity).
     var batch = PublishBatch()
+    /// The next range's answers, read while the current one is published.
+    let prefetch = RangePrefetch()
 
     init(host: Host, config: Config) throws(PluginError) {
         self.host = host
@@ -248,6 +250,7 @@ final class EthRPCSource: StarbloomSource {
                 if host.wait(nanoseconds: pollNs) { break }
             }
         }
+        _ = prefetch.join()
     }
 
     // MARK: The loop
@@ -268,6 +271,7 @@ final class EthRPCSource: StarbloomSource {
 
     /// One round: returns false when there was nothing to do (caught up).
     func step() throws -> Bool {
+        let ahead = prefetch.join() // before this thread uses the RPC client again
         guard var head = Hex.quantity(try rpc.call("eth_blockNumber", "[]")) else {
             throw Malformed(description: "eth_blockNumber: not a quantity")
         }
@@ -291,28 +295,33 @@ final class EthRPCSource: StarbloomSource {
             return false
         }
         let to = min(head, next + min(settings.batchBlocks, rangeLimit) - 1)
-        let headers = try rpc.batchRaw((next...to).map { ("eth_getBlockByNumber", #"["\#(Hex.quantity($0))",\#(settings.emitTransactions)]"#) })
-        let blocks = try BlockReader.blocks(headers, first: next, transactionObjects: settings.emitTransactions)
+        let blocks: [ReadBlock]
+        var aheadLogs: LogReader.Outcome?
+        if let ahead, ahead.first == next, ahead.last == to {
+            blocks = ahead.blocks
+            aheadLogs = ahead.logs
+        } else {
+            blocks = try BlockReader.blocks(try rpc.batchRaw(headerCalls(next, to)), first: next, transactionObjects: settings.emitTransactions)
+        }
         guard let first = blocks.first?.header, let last = blocks.last?.header else { return false }
         if let tip, first.parentHash != tip.hash { try handleReorg(); return true }
 
-        var filter = #"{"fromBlock":"\#(Hex.quantity(first.number))","toBlock":"\#(Hex.quantity(last.number))""#
-        if !settings.addresses.isEmpty { filter += #","address":[\#(settings.addresses.map { "\"\($0)\"" }.joined(separator: ","))]"# }
-        if !settings.topics.isEmpty {
-            let positions = settings.topics.map { $0.isEmpty ? "null" : "[" + $0.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
-            filter += #","topics":[\#(positions.joined(separator: ","))]"#
-        }
-        filter += "}"
-        let (answer, why) = try getLogs(filter, maxAttempts: blocks.count > 1 ? 2 : nil)
-        guard let answer else {
-            // The provider may refuse a range or a result size: halve the range (back up on success).
-            rangeLimit = max(1, UInt64(blocks.count) / 2)
-            host.log(.info, "eth_getLogs over \(first.number)...\(last.number) failed (\(why)); trying \(rangeLimit) blocks at a time")
-            return true
+        let outcome: LogReader.Outcome
+        if let aheadLogs {
+            outcome = aheadLogs
+        } else {
+            let (answer, why) = try getLogs(logFilter(first.number, last.number), maxAttempts: blocks.count > 1 ? 2 : nil)
+            guard let answer else {
+                // The provider may refuse a range or a result size: halve the range (back up on success).
+                rangeLimit = max(1, UInt64(blocks.count) / 2)
+                host.log(.info, "eth_getLogs over \(first.number)...\(last.number) failed (\(why)); trying \(rangeLimit) blocks at a time")
+                return true
+            }
+            outcome = try LogReader.read(answer, headers: blocks.map(\.header))
         }
         if rangeLimit < settings.batchBlocks { rangeLimit = min(settings.batchBlocks, rangeLimit * 2) }
         let perBlockLogs: [[KeptRecord]]
-        switch try LogReader.read(answer, headers: blocks.map(\.header)) {
+        switch outcome {
         case .logs(let logs):
             perBlockLogs = logs
         case .moved(let number, let hash):
@@ -330,8 +339,42 @@ final class EthRPCSource: StarbloomSource {
             perBlockReceipts = receipts
         }
         let records = blocks.indices.map { blocks[$0].transactions + perBlockReceipts[$0] + perBlockLogs[$0] }
+        if last.number < head { readAhead(from: last.number + 1, head: head) }
         try publish(zip(blocks.map(\.header), records).map { ($0, $1) }, head: head)
         return true
+    }
+
+    private func headerCalls(_ first: UInt64, _ last: UInt64) -> [(method: String, params: String)] {
+        (first...last).map { ("eth_getBlockByNumber", #"["\#(Hex.quantity($0))",\#(settings.emitTransactions)]"#) }
+    }
+
+    private func logFilter(_ first: UInt64, _ last: UInt64) -> String {
+        var filter = #"{"fromBlock":"\#(Hex.quantity(first))","toBlock":"\#(Hex.quantity(last))""#
+        if !settings.addresses.isEmpty { filter += #","address":[\#(settings.addresses.map { "\"\($0)\"" }.joined(separator: ","))]"# }
+        if !settings.topics.isEmpty {
+            let positions = settings.topics.map { $0.isEmpty ? "null" : "[" + $0.map { "\"\($0)\"" }.joined(separator: ",") + "]" }
+            filter += #","topics":[\#(positions.joined(separator: ","))]"#
+        }
+        return filter + "}"
+    }
+
+    /// Starts reading the range after `first - 1` on the helper thread (one attempt per request: a
+    /// failure is left to the next round, which reads it with the full retry policy).
+    private func readAhead(from first: UInt64, head: UInt64) {
+        let last = min(head, first + min(settings.batchBlocks, rangeLimit) - 1)
+        let calls = headerCalls(first, last)
+        let filter = logFilter(first, last)
+        let rpc = self.rpc
+        let transactionObjects = settings.emitTransactions
+        prefetch.start {
+            guard let headers = try? rpc.batchRaw(calls, maxAttempts: 1),
+                  let blocks = try? BlockReader.blocks(headers, first: first, transactionObjects: transactionObjects) else { return nil }
+            var logs: LogReader.Outcome?
+            if blocks.last?.header.number == last, let answer = try? rpc.callRaw("eth_getLogs", "[\(filter)]", maxAttempts: 1) {
+                logs = try? LogReader.read(answer, headers: blocks.map(\.header))
+            }
+            return RangeAnswers(first: first, last: last, blocks: blocks, logs: logs)
+        }
     }
 
     /// The receipts of every transaction of `blocks`, per block, in batches of at most 1000 calls;

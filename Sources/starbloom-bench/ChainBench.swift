@@ -28,9 +28,11 @@ enum ChainBench {
         print("Fixture: \(blocks) blocks × \(logsPerBlock) ERC-20 Transfer logs = \(logs) logs; `eth_getBlockByNumber` (hashes only, \(logsPerBlock) transaction hashes each, \(chain.headerBytes / blocks) bytes) in batches of 100, `eth_getLogs` over the same 100-block ranges (\(chain.logBytes / logs) bytes per log); responses encoded in memory before the clock starts (\(String(format: "%.1f", buildSeconds)) s), served by an in-process HTTP/1.1 keep-alive server. Durable queue (one partition per topic), data under /var/tmp; `reorg_window` 128 (the default) unless a row says otherwise.\n")
         print("| run | logs/s | blocks/s | time | note |")
         print("|---|---:|---:|---:|---|")
-        // CHAIN_BENCH=quick: the first row only (for iterating on the connector).
-        let quick = ProcessInfo.processInfo.environment["CHAIN_BENCH"] == "quick"
-        for (window, durability) in [(128, TopicSettings.Durability.always), (128, .none), (4, .always)] {
+        // CHAIN_BENCH=quick: the first row only; CHAIN_BENCH=e2e: the first end-to-end row only (for
+        // iterating on the connector or the decoder).
+        let only = ProcessInfo.processInfo.environment["CHAIN_BENCH"]
+        let quick = only == "quick"
+        for (window, durability) in [(128, TopicSettings.Durability.always), (128, .none), (4, .always)] where only != "e2e" {
             let alone = try ingest(url: fixtureURL, chainID: chainID, blocks: blocks, logs: logs, decode: .none, reorgWindow: window, durability: durability)
             print(row("eth-rpc → `chain.logs` (connector alone), `reorg_window` \(window), durability `\(durability)`", alone.logsSeconds, logs: logs, blocks: blocks, note: ""))
             fflush(nil)
@@ -42,6 +44,7 @@ enum ChainBench {
             print(row("eth-rpc → `chain.logs` → \(how) → `chain.decoded` (end to end), durability `\(durability)`", full.decodedSeconds, logs: logs, blocks: blocks,
                       note: "`chain.logs` complete after \(String(format: "%.2f", full.logsSeconds)) s"))
             fflush(nil)
+            if only == "e2e" { return }
         }
         server.stop()
         try ethTester(blocks: Int(ProcessInfo.processInfo.environment["ETH_TESTER_BLOCKS"] ?? "") ?? 300)

@@ -13,6 +13,25 @@ struct PipelineDeliveryTests {
         _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: records.count), defaultEventTimeNs: 5)
     }
 
+    @Test("an emitted record too large for its topic is refused by emit itself (TOO_LARGE), and nothing emitted by that failed process call is published")
+    func emitChecksEachRecord() throws {
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        _ = try fixtures.compileFixture("good_processor")
+        let configuration = fixtures.configuration()
+        let host = StarbloomHost(configuration: configuration, services: try HostServices.embedded(configuration: configuration))
+        try host.start()
+        defer { host.shutdown() }
+        try host.services.queue.createTopic("out.small", settings: TopicSettings(maxRecordBytes: 64))
+        try publish(host, topic: "in.a", ["ok-1", String(repeating: "x", count: 100)])
+        try host.addInstance(InstanceSpec(name: "proc", plugin: "fixture-processor", restart: RestartPolicy(mode: .never),
+                                          settings: ["output": .string("out.small")], inputs: ["in.a"]))
+        let instance = try #require(host.instance(named: "proc"))
+        #expect(waitForState(instance, .failed, timeout: 10), "\(instance.status)")
+        #expect(instance.status.lastError?.contains("emit failed with status 5") == true, "\(instance.status.lastError ?? "none")")
+        #expect(host.records(topic: "out.small").isEmpty, "ok-1 was emitted in the same call, which failed: not published")
+    }
+
     @Test("a record rejected on every delivery reaches the dead-letter topic after 3 deliveries, with the reason; a pattern subscription picks up a topic created later")
     func deadLetterAndPatterns() throws {
         let fixtures = try FixtureBuilder()

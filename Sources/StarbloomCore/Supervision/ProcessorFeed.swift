@@ -13,7 +13,7 @@ struct ProcessorFeed {
     let instance: PluginInstance
     let run: PluginInstance.LiveRun
     let inputs: [String]
-    var batchSize = 512
+    var batchSize = 4_096
     var ownOutput: String? { run.context.outputTopic }
     var maxDeliveries = 3
 
