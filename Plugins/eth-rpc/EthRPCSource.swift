@@ -25,6 +25,7 @@ final class EthRPCSource: StarbloomSource {
             .int("poll_interval_ms", default: 1000, doc: "milliseconds between head polls once caught up, 1..3600000"),
             .int("request_timeout_ms", default: 10000, doc: "timeout of one HTTP request (connect included), 100..600000"),
             .int("max_requests_per_second", default: 0, doc: "request rate limit per instance (a batch counts once); 0 = none, else 1..100000"),
+            .int("max_retries", default: 0, doc: "retries of a failing request before the instance gives up and fails (its restart policy applies); 0 = retry until it works, else 1..1000000"),
             .int("backoff_max_ms", default: 5000, doc: "longest wait between retries of a failed request (backoff doubles from 100 ms), 10..600000"),
             .int("max_lag_blocks", default: 5, doc: "with several endpoints: when the current one's head is more than this many blocks behind another's, switch to that one, 1..1000000"),
             .int("lag_check_interval_ms", default: 10000, doc: "with several endpoints: milliseconds between comparisons of their heads, 10..3600000"),
@@ -50,6 +51,7 @@ final class EthRPCSource: StarbloomSource {
         var pollIntervalMs: Int64
         var requestTimeoutMs: Int
         var backoffMaxMs: Int
+        var maxRetries: Int?
         var maxRequestsPerSecond: Int
         var maxLagBlocks: UInt64
         var lagCheckIntervalMs: Int64
@@ -125,6 +127,7 @@ final class EthRPCSource: StarbloomSource {
             topics.append(accepted)
         }
         while topics.last?.isEmpty == true { topics.removeLast() }
+        let maxRetries = try range("max_retries", config.int("max_retries") ?? 0, 0, 1_000_000, " (0 = until it works)")
         let topicBlocks = config.string("topic_blocks") ?? "chain.blocks"
         let topicLogs = config.string("topic_logs") ?? "chain.logs"
         let topicTransactions = config.string("topic_transactions") ?? "chain.transactions"
@@ -156,6 +159,7 @@ final class EthRPCSource: StarbloomSource {
             pollIntervalMs: try range("poll_interval_ms", config.int("poll_interval_ms") ?? 1000, 1, 3_600_000),
             requestTimeoutMs: Int(try range("request_timeout_ms", config.int("request_timeout_ms") ?? 10_000, 100, 600_000)),
             backoffMaxMs: Int(try range("backoff_max_ms", config.int("backoff_max_ms") ?? 5000, 10, 600_000)),
+            maxRetries: maxRetries == 0 ? nil : Int(maxRetries),
             maxRequestsPerSecond: Int(try range("max_requests_per_second", config.int("max_requests_per_second") ?? 0, 0, 100_000, " (0 = no limit)")),
             maxLagBlocks: UInt64(try range("max_lag_blocks", config.int("max_lag_blocks") ?? 5, 1, 1_000_000)),
             lagCheckIntervalMs: try range("lag_check_interval_ms", config.int("lag_check_interval_ms") ?? 10_000, 10, 3_600_000),
@@ -168,7 +172,7 @@ final class EthRPCSource: StarbloomSource {
             errors: try host.counter("request_errors_total", help: "failed requests (transport, HTTP status, malformed JSON, JSON-RPC error)"),
             retries: try host.counter("retries_total", help: "requests retried after a backoff"),
             failovers: try host.counter("failovers_total", help: "switches to the next endpoint"))
-        rpc = RPCClient(host: host, endpoints: endpoints, timeoutMs: settings.requestTimeoutMs, backoffMaxMs: settings.backoffMaxMs,
+        rpc = RPCClient(host: host, endpoints: endpoints, timeoutMs: settings.requestTimeoutMs, backoffMaxMs: settings.backoffMaxMs, maxRetries: settings.maxRetries,
                         maxRequestsPerSecond: settings.maxRequestsPerSecond, metrics: metrics)
         blocksPublished = try host.counter("blocks_published_total", help: "blocks published")
         logsPublished = try host.counter("logs_published_total", help: "logs published")
@@ -245,6 +249,13 @@ final class EthRPCSource: StarbloomSource {
                 }
             } catch RPCFailure.stopped {
                 break
+            } catch let failure as RPCFailure {
+                if case .gaveUp = failure {
+                    _ = prefetch.join()
+                    throw PluginError("\(failure)", status: SB_ERR_UNAVAILABLE)
+                }
+                host.log(.warning, "\(failure)")
+                if host.wait(nanoseconds: pollNs) { break }
             } catch {
                 host.log(.warning, "\(error)")
                 if host.wait(nanoseconds: pollNs) { break }

@@ -4,11 +4,15 @@ import StarbloomPluginSDK
 /// Why an RPC call gave up: the run loop was asked to stop, or the attempts allowed were used up.
 enum RPCFailure: Error, CustomStringConvertible {
     case stopped
+    /// The attempts the caller allowed were used up (it has a plan B, such as a smaller range).
     case exhausted(String)
+    /// `max_retries` retries in a row failed: the instance gives up (its restart policy decides).
+    case gaveUp(attempts: Int, String)
     var description: String {
         switch self {
         case .stopped: "stopped"
         case .exhausted(let why): why
+        case .gaveUp(let attempts, let why): "gave up after \(attempts) failed attempts in a row (max_retries): \(why)"
         }
     }
 }
@@ -45,13 +49,16 @@ final class RPCClient {
     var onStateChange: ((Int, String) -> Void)?
     static let backoffMinMs = 100
     let backoffMaxMs: Int
+    /// Retries of one request before giving up; nil = until it works or the instance stops.
+    let maxRetries: Int?
 
     /// Minimum nanoseconds between two requests (0: no limit) and when the last one was sent.
     let requestSpacingNs: Int64
     private var lastRequestNs: Int64 = 0
 
-    init(host: Host, endpoints: [EndpointURL], timeoutMs: Int, backoffMaxMs: Int, maxRequestsPerSecond: Int, metrics: Metrics) {
+    init(host: Host, endpoints: [EndpointURL], timeoutMs: Int, backoffMaxMs: Int, maxRetries: Int?, maxRequestsPerSecond: Int, metrics: Metrics) {
         self.host = host
+        self.maxRetries = maxRetries
         self.requestSpacingNs = maxRequestsPerSecond > 0 ? 1_000_000_000 / Int64(maxRequestsPerSecond) : 0
         self.backoffMaxMs = backoffMaxMs
         self.connections = endpoints.map { HTTPConnection(url: $0, shouldStop: { host.shouldStop }) }
@@ -234,6 +241,7 @@ final class RPCClient {
                     host.log(.warning, "request failed (\(consecutiveFailures) in a row): \(error.message)")
                 }
                 if let maxAttempts, attempt >= maxAttempts { throw .exhausted(error.message) }
+                if let maxRetries, attempt > maxRetries { throw .gaveUp(attempts: attempt, error.message) }
                 if failuresOnCurrent >= 2, connections.count > 1 {
                     connections[current].close()
                     current = (current + 1) % connections.count

@@ -147,6 +147,36 @@ struct EthRPCTests {
         try Self.checkCanonical(host, server, token: token, logCount: 14, sameHostThroughout: false)
     }
 
+    @Test("max_retries: a request failing more often than allowed fails the instance with the last error; max_retries out of range is refused")
+    func retriesAreBounded() throws {
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        _ = try server.call("test_deployToken")
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        var settings = Self.settings(server, chainID: chainID)
+        settings["max_retries"] = .int(2)
+        settings["backoff_max_ms"] = .int(50)
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+        _ = try server.call("test_faults", ["500", "500", "500", "500"])
+        #expect(waitForState(instance, .failed, timeout: 30), "\(instance.status)")
+        #expect(instance.status.lastError?.contains("gave up after 3 failed attempts in a row (max_retries)") == true
+                && instance.status.lastError?.contains("HTTP 500") == true, "\(instance.status.lastError ?? "none")")
+
+        var bad = Self.settings(server, chainID: chainID)
+        bad["max_retries"] = .int(-1)
+        try host.addInstance(InstanceSpec(name: "bad", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: bad))
+        let badInstance = try #require(host.instance(named: "bad"))
+        #expect(waitForState(badInstance, .failed, timeout: 10))
+        #expect(badInstance.status.lastError?.contains("max_retries must be between 0 and 1000000 (0 = until it works), got -1") == true,
+                "\(badInstance.status.lastError ?? "none")")
+    }
+
     @Test("a first endpoint lagging more than max_lag_blocks behind the second is left for it: the instance reaches the real head")
     func laggingEndpointIsLeft() throws {
         let server = try EthTesterServer.start()
