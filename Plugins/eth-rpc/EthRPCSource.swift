@@ -192,15 +192,15 @@ final class EthRPCSource: StarbloomSource {
     // MARK: Lifecycle
 
     func start() throws(PluginError) {
-        let reported: JSON
+        let reported: RawResponse
         do {
             // The host gives start 30 s: bound the attempts by time as well as by count.
             reported = try rpc.call("eth_chainId", "[]", maxAttempts: max(3, settings.endpoints.count * 2), budgetMs: 20_000)
         } catch {
             throw PluginError("cannot read eth_chainId from \(settings.endpoints.map(\.text).joined(separator: ", ")): \(error)")
         }
-        guard let chainID = Hex.quantity(reported) else {
-            throw PluginError("eth_chainId from \(rpc.currentEndpoint) answered \(reported), not a quantity")
+        guard let chainID = reported.quantity() else {
+            throw PluginError("eth_chainId from \(rpc.currentEndpoint) answered \(reported.resultText), not a quantity")
         }
         guard chainID == settings.chainID else {
             throw PluginError("chain id mismatch: \(rpc.currentEndpoint) reports chain \(chainID) (\(Hex.quantity(chainID))), but chain_id is \(settings.chainID)",
@@ -266,24 +266,16 @@ final class EthRPCSource: StarbloomSource {
 
     // MARK: The loop
 
-    static func header(_ json: JSON) -> Header? {
-        guard let number = Hex.quantity(json["number"]), let hash = Hex.fixed(json["hash"], digits: 64),
-              let parentHash = Hex.fixed(json["parentHash"], digits: 64), let timestamp = Hex.quantity(json["timestamp"]),
-              timestamp < 9_000_000_000 else { return nil }
-        return Header(number: number, hash: hash, parentHash: parentHash, timestamp: timestamp)
-    }
-
+    /// Block `number`'s header, nil when the node does not have it (`null`).
     func blockByNumber(_ number: UInt64) throws -> Header? {
-        let json = try rpc.call("eth_getBlockByNumber", #"["\#(Hex.quantity(number))",false]"#)
-        if json.isNull { return nil }
-        guard let header = Self.header(json) else { throw Malformed(description: "block \(number): malformed header") }
-        return header
+        let answer = try rpc.call("eth_getBlockByNumber", #"["\#(Hex.quantity(number))",false]"#)
+        return try BlockReader.blocks(answer, first: number, transactionObjects: false).first?.header
     }
 
     /// One round: returns false when there was nothing to do (caught up).
     func step() throws -> Bool {
         let ahead = prefetch.join() // before this thread uses the RPC client again
-        guard var head = Hex.quantity(try rpc.call("eth_blockNumber", "[]")) else {
+        guard var head = try rpc.call("eth_blockNumber", "[]").quantity() else {
             throw Malformed(description: "eth_blockNumber: not a quantity")
         }
         if settings.endpoints.count > 1, host.monotonicNs - lastLagCheckNs >= settings.lagCheckIntervalMs * 1_000_000 {
@@ -312,7 +304,7 @@ final class EthRPCSource: StarbloomSource {
             blocks = ahead.blocks
             aheadLogs = ahead.logs
         } else {
-            blocks = try BlockReader.blocks(try rpc.batchRaw(headerCalls(next, to)), first: next, transactionObjects: settings.emitTransactions)
+            blocks = try BlockReader.blocks(try rpc.batch(headerCalls(next, to)), first: next, transactionObjects: settings.emitTransactions)
         }
         guard let first = blocks.first?.header, let last = blocks.last?.header else { return false }
         if let tip, first.parentHash != tip.hash { try handleReorg(); return true }
@@ -378,10 +370,10 @@ final class EthRPCSource: StarbloomSource {
         let rpc = self.rpc
         let transactionObjects = settings.emitTransactions
         prefetch.start {
-            guard let headers = try? rpc.batchRaw(calls, maxAttempts: 1),
+            guard let headers = try? rpc.batch(calls, maxAttempts: 1),
                   let blocks = try? BlockReader.blocks(headers, first: first, transactionObjects: transactionObjects) else { return nil }
             var logs: LogReader.Outcome?
-            if blocks.last?.header.number == last, let answer = try? rpc.callRaw("eth_getLogs", "[\(filter)]", maxAttempts: 1) {
+            if blocks.last?.header.number == last, let answer = try? rpc.call("eth_getLogs", "[\(filter)]", maxAttempts: 1) {
                 logs = try? LogReader.read(answer, headers: blocks.map(\.header))
             }
             return RangeAnswers(first: first, last: last, blocks: blocks, logs: logs)
@@ -400,7 +392,7 @@ final class EthRPCSource: StarbloomSource {
         var start = 0
         while start < calls.count {
             let chunk = calls[start..<min(calls.count, start + 1000)]
-            let answer = try rpc.batchRaw(chunk.map { ("eth_getTransactionReceipt", #"[""# + String(decoding: $0.hash, as: UTF8.self) + #""]"#) })
+            let answer = try rpc.batch(chunk.map { ("eth_getTransactionReceipt", #"[""# + String(decoding: $0.hash, as: UTF8.self) + #""]"#) })
             guard let receipts = try BlockReader.receipts(answer, blockHashes: chunk.map { blockHashes[$0.block] },
                                                           timestamps: chunk.map { blocks[$0.block].header.timestamp }) else { return nil }
             for (call, receipt) in zip(chunk, receipts) { perBlock[call.block].append(receipt) }
@@ -435,7 +427,7 @@ final class EthRPCSource: StarbloomSource {
     /// `eth_getLogs`; nil and the reason when `maxAttempts` were used up.
     private func getLogs(_ filter: String, maxAttempts: Int?) throws(RPCFailure) -> (RawResponse?, String) {
         do {
-            return (try rpc.callRaw("eth_getLogs", "[\(filter)]", maxAttempts: maxAttempts), "")
+            return (try rpc.call("eth_getLogs", "[\(filter)]", maxAttempts: maxAttempts), "")
         } catch {
             if case .exhausted(let why) = error { return (nil, why) }
             throw error

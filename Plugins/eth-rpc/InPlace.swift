@@ -56,7 +56,7 @@ struct InPlace {
     /// A QUANTITY of at most 64 bits (leading zeros tolerated).
     @inline(__always)
     func quantity(_ field: JSONField) -> UInt64? {
-        guard let range = hexDigits(field) else { return nil }
+        guard let range = hexDigits(field), !range.isEmpty else { return nil }
         var value: UInt64 = 0
         var significant = 0
         for i in range {

@@ -68,67 +68,6 @@ final class RPCClient {
 
     var currentEndpoint: String { connections[current].url.text }
 
-    /// One call; `params` is the JSON text of the params array. `maxAttempts` nil: until it works
-    /// or a stop is requested.
-    func call(_ method: String, _ params: String, maxAttempts: Int? = nil, budgetMs: Int? = nil) throws(RPCFailure) -> JSON {
-        try withRetries(maxAttempts: maxAttempts, budgetMs: budgetMs) { () throws(AttemptError) -> JSON in
-            let id = nextID
-            nextID += 1
-            let response = try send(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#)
-            return try Self.result(of: response, method: method)
-        }
-    }
-
-    /// A batch of calls answered in the order given (responses are matched by id).
-    func batch(_ calls: [(method: String, params: String)], maxAttempts: Int? = nil) throws(RPCFailure) -> [JSON] {
-        if calls.isEmpty { return [] }
-        return try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> [JSON] in
-            let firstID = nextID
-            nextID += UInt64(calls.count)
-            var body = "["
-            for (offset, call) in calls.enumerated() {
-                if offset > 0 { body += "," }
-                body += #"{"jsonrpc":"2.0","id":\#(firstID + UInt64(offset)),"method":"\#(call.method)","params":\#(call.params)}"#
-            }
-            body += "]"
-            let response = try send(body)
-            guard let items = response.array, items.count == calls.count else {
-                throw AttemptError(message: "batch of \(calls.count) answered with \(response.array.map { "\($0.count) items" } ?? "a non-array")")
-            }
-            var results = [JSON?](repeating: nil, count: calls.count)
-            for item in items {
-                guard case .number(let idText)? = item["id"], let id = UInt64(idText), id >= firstID, id < firstID + UInt64(calls.count) else {
-                    throw AttemptError(message: "batch response with an unknown id")
-                }
-                let index = Int(id - firstID)
-                results[index] = try Self.result(of: item, method: calls[index].method)
-            }
-            return try results.map { (value) throws(AttemptError) -> JSON in
-                guard let value else { throw AttemptError(message: "batch response missing an id") }
-                return value
-            }
-        }
-    }
-
-    private static func result(of response: JSON, method: String) throws(AttemptError) -> JSON {
-        if let error = response["error"], !error.isNull {
-            var code = ""
-            if case .number(let text)? = error["code"] { code = " \(text)" }
-            throw AttemptError(message: "\(method): JSON-RPC error\(code): \(error["message"]?.string ?? "no message")")
-        }
-        guard let result = response["result"] else { throw AttemptError(message: "\(method): response has neither result nor error") }
-        return result
-    }
-
-    private func send(_ body: String) throws(AttemptError) -> JSON {
-        let bytes = try sendBytes(body)
-        do {
-            return try JSON.parse(bytes)
-        } catch {
-            throw AttemptError(message: "\(connections[current].url.text): \(error.description)")
-        }
-    }
-
     /// The response body of a 2xx answer (anything else is an `AttemptError`).
     private func sendBytes(_ body: String) throws(AttemptError) -> [UInt8] {
         let connection = connections[current]
@@ -157,31 +96,32 @@ final class RPCClient {
         return response.body
     }
 
-    // MARK: Responses read in place
+    // MARK: Calls
 
-    /// One call whose result is read in place (`RawResponse`): for large answers (`eth_getLogs`),
-    /// where building a tree would cost more than the rest of the work.
-    func callRaw(_ method: String, _ params: String, maxAttempts: Int? = nil) throws(RPCFailure) -> RawResponse {
-        try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> RawResponse in
+    private static func request(_ id: UInt64, _ method: String, _ params: String) -> String {
+        #"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#
+    }
+
+    /// One call; `params` is the JSON text of the params array. The answer is validated once and
+    /// read in place (`RawResponse`: no tree, even for a range's logs). `maxAttempts` nil: until it
+    /// works, `max_retries` runs out, or a stop is requested.
+    func call(_ method: String, _ params: String, maxAttempts: Int? = nil, budgetMs: Int? = nil) throws(RPCFailure) -> RawResponse {
+        try withRetries(maxAttempts: maxAttempts, budgetMs: budgetMs) { () throws(AttemptError) -> RawResponse in
             let id = nextID
             nextID += 1
-            var response = RawResponse(bytes: try sendBytes(#"{"jsonrpc":"2.0","id":\#(id),"method":"\#(method)","params":\#(params)}"#))
+            var response = RawResponse(bytes: try sendBytes(Self.request(id, method, params)))
             try response.index(calls: [method], firstID: id, batch: false, endpoint: connections[current].url.text)
             return response
         }
     }
 
-    /// `batch` with the results read in place.
-    func batchRaw(_ calls: [(method: String, params: String)], maxAttempts: Int? = nil) throws(RPCFailure) -> RawResponse {
-        try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> RawResponse in
+    /// A batch of calls; `results[i]` answers call i (matched by id), read in place.
+    func batch(_ calls: [(method: String, params: String)], maxAttempts: Int? = nil) throws(RPCFailure) -> RawResponse {
+        if calls.isEmpty { return RawResponse(bytes: []) }
+        return try withRetries(maxAttempts: maxAttempts) { () throws(AttemptError) -> RawResponse in
             let firstID = nextID
             nextID += UInt64(calls.count)
-            var body = "["
-            for (offset, call) in calls.enumerated() {
-                if offset > 0 { body += "," }
-                body += #"{"jsonrpc":"2.0","id":\#(firstID + UInt64(offset)),"method":"\#(call.method)","params":\#(call.params)}"#
-            }
-            body += "]"
+            let body = "[" + calls.enumerated().map { Self.request(firstID + UInt64($0.offset), $0.element.method, $0.element.params) }.joined(separator: ",") + "]"
             // The scanner indexes objects: the batch's array is wrapped as {"b":[...]}.
             var bytes = Array(#"{"b":"#.utf8)
             bytes += try sendBytes(body)
@@ -198,10 +138,10 @@ final class RPCClient {
         let saved = current
         current = index
         defer { current = saved }
-        do {
-            let response = try send(#"{"jsonrpc":"2.0","id":0,"method":"eth_blockNumber","params":[]}"#)
-            let result = try Self.result(of: response, method: "eth_blockNumber")
-            guard let head = Hex.quantity(result) else { return (nil, "eth_blockNumber answered \(result), not a quantity") }
+        do throws(AttemptError) {
+            var response = RawResponse(bytes: try sendBytes(Self.request(0, "eth_blockNumber", "[]")))
+            try response.index(calls: ["eth_blockNumber"], firstID: 0, batch: false, endpoint: connections[index].url.text)
+            guard let head = response.quantity() else { return (nil, "eth_blockNumber answered \(response.resultText), not a quantity") }
             return (head, "")
         } catch {
             metrics.errors.add()

@@ -66,4 +66,16 @@ struct RawResponse {
             results.append(result)
         }
     }
+
+    /// The first result as a QUANTITY of at most 64 bits, nil if it is not one.
+    func quantity() -> UInt64? {
+        bytes.withUnsafeBytes { InPlace(buffer: $0).quantity(results[0]) }
+    }
+
+    /// The first result's JSON text (for messages; at most 200 bytes).
+    var resultText: String {
+        let field = results[0]
+        let end = min(Int(field.valueEnd), Int(field.valueStart) + 200)
+        return String(decoding: bytes[Int(field.valueStart)..<end], as: UTF8.self)
+    }
 }

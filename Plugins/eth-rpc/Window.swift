@@ -112,8 +112,7 @@ enum CheckpointCodec {
     }
 }
 
-/// Hex helpers: quantities in and out, and validation of the hex strings copied into payloads
-/// (so that nothing but hex digits from the node ever reaches a payload).
+/// Hex text in settings and requests (answers are read by `InPlace`).
 enum Hex {
     static func isHex(_ text: String, digits: Int? = nil) -> Bool {
         let utf8 = text.utf8
@@ -122,28 +121,7 @@ enum Hex {
         return utf8.dropFirst(2).allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) || ($0 >= 65 && $0 <= 70) }
     }
 
-    /// A JSON-RPC QUANTITY (or any 0x-hex up to 64 bits, leading zeros tolerated).
-    static func quantity(_ value: JSON?) -> UInt64? {
-        guard let text = value?.string, isHex(text) else { return nil }
-        let digits = text.dropFirst(2).drop { $0 == "0" }
-        if digits.isEmpty { return text.count > 2 ? 0 : nil }
-        guard digits.count <= 16 else { return nil }
-        return UInt64(digits, radix: 16)
-    }
-
     static func quantity(_ value: UInt64) -> String { "0x" + String(value, radix: 16) }
-
-    /// A lowercase hex string of exactly `digits` digits (nil otherwise).
-    static func fixed(_ value: JSON?, digits: Int) -> String? {
-        guard let text = value?.string, isHex(text, digits: digits) else { return nil }
-        return text.lowercased()
-    }
-
-    /// Lowercase hex data of any even length.
-    static func data(_ value: JSON?) -> String? {
-        guard let text = value?.string, isHex(text), text.utf8.count % 2 == 0 else { return nil }
-        return text.lowercased()
-    }
 }
 
 /// Each kept block's payloads in the instance's key-value namespace: `kept/<number>` holds the

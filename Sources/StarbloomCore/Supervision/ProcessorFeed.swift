@@ -113,18 +113,16 @@ struct ProcessorFeed {
 
     /// Publishes what one `process` call emitted, in order, with one append per run of records for
     /// the same topic (on an `always` topic: one fsync for the call, not one per record).
-    private func publish(_ emitted: [QueueRecord]) -> (sb_status, String)? {
+    fileprivate func publish(_ emitted: RecordBuffer) -> (sb_status, String)? {
         var start = 0
         while start < emitted.count {
-            let chunk = Array(emitted[start..<min(emitted.count, start + 65_536)])
-            let arena = RecordArena(chunk)
-            defer { arena.release() }
+            let end = min(emitted.count, start + 65_536)
             var offset: UInt64 = 0
-            let status = HostAPITable.publish(run.context, UnsafeBufferPointer(start: arena.records, count: chunk.count), lastOffset: &offset)
+            let status = emitted.withRecords(start..<end) { HostAPITable.publish(run.context, $0, lastOffset: &offset) }
             if status != SB_OK {
                 return (status, "publishing the records emitted by process failed: \(String(cString: ThreadLocalMessage.current()))")
             }
-            start += chunk.count
+            start = end
         }
         return nil
     }
@@ -155,12 +153,14 @@ struct ProcessorFeed {
 
     /// The `ctx` of the emitter handed to one `process` call. Emitted records are copied and kept
     /// until the call returns: published together if it returned OK, dropped if it failed (the
-    /// batch is delivered again).
+    /// batch is delivered again). A call that emits more than 64 MiB (or 65,536 records) has the
+    /// excess published as it goes, so memory stays bounded.
     final class EmitContext {
         let feed: ProcessorFeed
         let batch: [QueueRecord]
         var rejected: [(index: Int, reason: String)] = []
-        var emitted: [QueueRecord] = []
+        var emitted = RecordBuffer()
+        static let heldBytes = 64 << 20
 
         init(feed: ProcessorFeed, batch: [QueueRecord]) {
             self.feed = feed
@@ -180,11 +180,12 @@ struct ProcessorFeed {
                 feed.run.context.publishErrors.add()
                 return HostAPITable.fail(HostAPITable.status(for: error), error.message)
             }
-            let headers = (0..<(r.headers == nil ? 0 : r.header_count)).map { i in
-                QueueRecord.Header(name: CStrings.string(r.headers![i].name), value: CStrings.bytes(r.headers![i].value))
+            emitted.append(r)
+            // Memory stays bounded however much one call emits: past 64 MiB, publish as it goes.
+            if emitted.byteCount >= Self.heldBytes || emitted.count >= 65_536 {
+                if let failure = feed.publish(emitted) { return HostAPITable.fail(failure.0, failure.1) }
+                emitted.removeAll()
             }
-            emitted.append(QueueRecord(topic: CStrings.string(r.topic), offset: 0, key: CStrings.bytes(r.key), payload: CStrings.bytes(r.payload),
-                                       headers: headers, eventTimeNs: r.event_time_ns))
             return SB_OK
         }
 
