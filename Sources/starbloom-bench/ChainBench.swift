@@ -67,7 +67,8 @@ enum ChainBench {
         let work = "/var/tmp/starbloom-chain-bench-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: "\(work)/plugins", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: work) }
+        // CHAIN_BENCH_KEEP=1 keeps the data directory (and the plugin copies `perf report` needs).
+        defer { if ProcessInfo.processInfo.environment["CHAIN_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: work) } }
         var configuration = HostConfiguration()
         configuration.dataDirectory = "\(work)/data"
         configuration.pluginsDirectory = "\(work)/plugins"
