@@ -94,6 +94,14 @@ struct EthRPCTests {
         #expect(!sameHostThroughout || metric(host, "logs_published_total", instance: instance) == Double(logRecords.filter { $0.headers.isEmpty }.count))
     }
 
+    /// An instance with `settings` fails at once, with `message` in its last error.
+    static func expectRefused(_ host: StarbloomHost, name: String, _ settings: [String: SettingValue], _ message: String) throws {
+        try host.addInstance(InstanceSpec(name: name, plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: name))
+        #expect(waitForState(instance, .failed, timeout: 10), "\(instance.status)")
+        #expect(instance.status.lastError?.contains(message) == true, "\(instance.status.lastError ?? "none")")
+    }
+
     static func startHost(_ fixtures: FixtureBuilder, installPlugin: Bool = true) throws -> StarbloomHost {
         if installPlugin { try install(fixtures) }
         let configuration = fixtures.configuration()
@@ -106,7 +114,7 @@ struct EthRPCTests {
     func faultsAndFailover() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         let token = try #require(try server.call("test_deployToken") as? String)
         for i in 1...8 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000a11ce", "0x\(String(i, radix: 16))"]) }
         let fixtures = try FixtureBuilder()
@@ -151,7 +159,7 @@ struct EthRPCTests {
     func retriesAreBounded() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         _ = try server.call("test_deployToken")
         let fixtures = try FixtureBuilder()
         defer { fixtures.remove() }
@@ -170,18 +178,14 @@ struct EthRPCTests {
 
         var bad = Self.settings(server, chainID: chainID)
         bad["max_retries"] = .int(-1)
-        try host.addInstance(InstanceSpec(name: "bad", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: bad))
-        let badInstance = try #require(host.instance(named: "bad"))
-        #expect(waitForState(badInstance, .failed, timeout: 10))
-        #expect(badInstance.status.lastError?.contains("max_retries must be between 0 and 1000000 (0 = until it works), got -1") == true,
-                "\(badInstance.status.lastError ?? "none")")
+        try Self.expectRefused(host, name: "bad", bad, "max_retries must be between 0 and 1000000 (0 = until it works), got -1")
     }
 
     @Test("a first endpoint lagging more than max_lag_blocks behind the second is left for it: the instance reaches the real head")
     func laggingEndpointIsLeft() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         let token = try #require(try server.call("test_deployToken") as? String)
         for i in 1...10 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000a11ce", "0x\(String(i, radix: 16))"]) }
         _ = try server.call("test_setLag", [6])
@@ -213,7 +217,7 @@ struct EthRPCTests {
     func topicFilters() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         _ = try server.call("test_deployToken")
         let alice = "0x00000000000000000000000000000000000a11ce"
         let bob = "0x0000000000000000000000000000000000000b0b"
@@ -242,10 +246,7 @@ struct EthRPCTests {
                                        ("topic3", .list([]), "topic3 is an empty list, which no log would match")] {
             var bad = Self.settings(server, chainID: chainID)
             bad[name] = value
-            try host.addInstance(InstanceSpec(name: "bad-\(name)", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: bad))
-            let badInstance = try #require(host.instance(named: "bad-\(name)"))
-            #expect(waitForState(badInstance, .failed, timeout: 10), "\(badInstance.status)")
-            #expect(badInstance.status.lastError?.contains(message) == true, "\(badInstance.status.lastError ?? "none")")
+            try Self.expectRefused(host, name: "bad-\(name)", bad, message)
         }
     }
 
@@ -253,7 +254,7 @@ struct EthRPCTests {
     func transactionsAndReceipts() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         _ = try server.call("test_deployToken")
         let bob = "0x0000000000000000000000000000000000000b0b"
         let carol = "0x00000000000000000000000000000000000ca201"
@@ -313,11 +314,7 @@ struct EthRPCTests {
 
         var clash = Self.settings(server, chainID: chainID)
         clash["topic_receipts"] = .string("eth.logs")
-        try host.addInstance(InstanceSpec(name: "clash", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: clash))
-        let clashing = try #require(host.instance(named: "clash"))
-        #expect(waitForState(clashing, .failed, timeout: 10), "\(clashing.status)")
-        #expect(clashing.status.lastError?.contains("topic_receipts must differ from topic_logs, both are 'eth.logs'") == true,
-                "\(clashing.status.lastError ?? "none")")
+        try Self.expectRefused(host, name: "clash", clash, "topic_receipts must differ from topic_logs, both are 'eth.logs'")
     }
 
     @Test("sample.toml parses, and its settings (pointed at the test chain) start an instance that follows it")
@@ -328,7 +325,7 @@ struct EthRPCTests {
         #expect(spec.plugin == "eth-rpc")
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         _ = try server.call("test_deployToken")
         spec.settings["endpoints"] = .list([.string(server.url)])
         spec.settings["chain_id"] = .int(chainID)
@@ -351,7 +348,7 @@ struct EthRPCTests {
     func deepBackfillBlockIsNotReverted() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         let genesis = try #require(try server.call("evm_snapshot") as? String)
         _ = try server.call("test_deployToken")
         for i in 1...12 { _ = try server.call("test_transfer", ["0x0000000000000000000000000000000000000b0b", "0x\(String(i, radix: 16))"]) }
@@ -386,7 +383,7 @@ struct EthRPCTests {
     func deepReorgDegrades() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         _ = try server.call("test_deployToken")
         let fixtures = try FixtureBuilder()
         defer { fixtures.remove() }
@@ -415,7 +412,7 @@ struct EthRPCTests {
     func canonicalAfterReorgs() throws {
         let server = try EthTesterServer.start()
         defer { server.stop() }
-        let chainID = try #require(Int64(try server.call("eth_chainId") as? String ?? "", hexPrefixed: true))
+        let chainID = try server.chainID()
         let token = try #require(try server.call("test_deployToken") as? String)
         let alice = "0x00000000000000000000000000000000000a11ce"
         let bob = "0x0000000000000000000000000000000000000b0b"
@@ -568,6 +565,13 @@ final class EthTesterServer: @unchecked Sendable {
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
+    }
+
+    /// The chain's id (`eth_chainId`).
+    func chainID() throws -> Int64 {
+        let text = try call("eth_chainId") as? String ?? ""
+        guard let id = Int64(text, hexPrefixed: true) else { throw FixtureBuildError(description: "eth_chainId answered '\(text)'") }
+        return id
     }
 
     /// One JSON-RPC call (to `url`, or the main endpoint); throws on an error answer.
