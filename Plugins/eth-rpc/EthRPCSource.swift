@@ -341,7 +341,9 @@ final class EthRPCSource: StarbloomSource {
             }
             perBlockReceipts = receipts
         }
-        let records = blocks.indices.map { blocks[$0].transactions + perBlockReceipts[$0] + perBlockLogs[$0] }
+        let records = blocks.indices.map { i in
+            blocks[i].transactions.isEmpty && perBlockReceipts[i].isEmpty ? perBlockLogs[i] : blocks[i].transactions + perBlockReceipts[i] + perBlockLogs[i]
+        }
         if last.number < head { readAhead(from: last.number + 1, head: head) }
         try publish(zip(blocks.map(\.header), records).map { ($0, $1) }, head: head)
         return true

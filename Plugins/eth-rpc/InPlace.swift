@@ -10,32 +10,45 @@ struct InPlace {
     /// such a string (escapes are not expected in hex and refused).
     @inline(__always)
     func hexDigits(_ field: JSONField) -> Range<Int>? {
-        guard field.kind == .string, !field.valueHasEscapes else { return nil }
-        let start = Int(field.valueStart) + 1, end = Int(field.valueEnd) - 1
-        guard end - start >= 2, buffer[start] == UInt8(ascii: "0"), buffer[start + 1] == UInt8(ascii: "x") else { return nil }
-        for i in (start + 2)..<end where !Self.isHex(buffer[i]) { return nil }
-        return (start + 2)..<end
+        hexScan(field)?.digits
     }
 
+    /// `hexDigits`, and whether any digit is an uppercase letter. The check runs without a branch
+    /// per byte (the digits of hashes are random: a branch per byte would mispredict half the time).
     @inline(__always)
-    static func isHex(_ c: UInt8) -> Bool {
-        (c &- 48) < 10 || ((c | 0x20) &- 97) < 6
+    func hexScan(_ field: JSONField) -> (digits: Range<Int>, hasUpper: Bool)? {
+        guard field.kind == .string, !field.valueHasEscapes else { return nil }
+        let start = Int(field.valueStart) + 1, end = Int(field.valueEnd) - 1
+        guard end - start >= 2, let base = buffer.baseAddress else { return nil }
+        let p = base.assumingMemoryBound(to: UInt8.self)
+        guard p[start] == UInt8(ascii: "0"), p[start + 1] == UInt8(ascii: "x") else { return nil }
+        var bad: UInt8 = 0
+        var upper: UInt8 = 0
+        var i = start + 2
+        while i < end {
+            let c = p[i]
+            let digit: UInt8 = c &- 48 < 10 ? 1 : 0
+            let lower: UInt8 = c &- 97 < 6 ? 1 : 0
+            let capital: UInt8 = c &- 65 < 6 ? 1 : 0
+            bad |= (digit | lower | capital) ^ 1
+            upper |= capital
+            i += 1
+        }
+        return bad == 0 ? ((start + 2)..<end, upper != 0) : nil
     }
 
     /// Appends `"0x<digits lowercased>"` (with the quotes) if the value is 0x plus exactly `digits`
-    /// hex digits (or, with `digits` nil, an even number of them: data).
+    /// hex digits (or, with `digits` nil, an even number of them: data). One copy of the whole
+    /// string; the letters are lowered afterwards only if there is an uppercase one.
     @inline(__always)
     func appendHex(_ field: JSONField, digits: Int?, to out: inout [UInt8]) -> Bool {
-        guard let range = hexDigits(field) else { return false }
+        guard let (range, hasUpper) = hexScan(field) else { return false }
         if let digits { guard range.count == digits else { return false } } else { guard range.count % 2 == 0 else { return false } }
-        out.append(UInt8(ascii: "\""))
-        out.append(UInt8(ascii: "0"))
-        out.append(UInt8(ascii: "x"))
-        for i in range {
-            let c = buffer[i]
-            out.append(c >= 65 && c <= 70 ? c | 0x20 : c)
+        let from = out.count
+        out.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[(range.lowerBound - 3)..<(range.upperBound + 1)]))
+        if hasUpper {
+            for k in (from + 3)..<(out.count - 1) where out[k] >= 65 && out[k] <= 70 { out[k] |= 0x20 }
         }
-        out.append(UInt8(ascii: "\""))
         return true
     }
 
@@ -43,7 +56,10 @@ struct InPlace {
     /// with its 0x).
     @inline(__always)
     func hexEquals(_ field: JSONField, _ expected: [UInt8]) -> Bool {
-        guard let range = hexDigits(field), range.count + 2 == expected.count else { return false }
+        guard let (range, hasUpper) = hexScan(field), range.count + 2 == expected.count, let base = buffer.baseAddress else { return false }
+        if !hasUpper {
+            return expected.withUnsafeBytes { JSONBytes.equal(base + range.lowerBound, $0.baseAddress! + 2, range.count) }
+        }
         var k = 2
         for i in range {
             let c = buffer[i]

@@ -23,14 +23,13 @@ struct LogReader {
         let hashes = headers.map { Array($0.hash.utf8) }
         return try response.bytes.withUnsafeBytes { buffer -> Result<Outcome, Malformed> in
             let reader = InPlace(buffer: buffer)
-            var logs: [JSONField] = []
             var members: [JSONField] = []
             var topics: [JSONField] = []
-            JSONScanner.elements(of: buffer, array: response.results[0], into: &logs)
-            var perBlock = [[(index: UInt64, record: KeptRecord)]](repeating: [], count: headers.count)
-            for log in logs {
+            var walk = JSONScanner.elementWalk(of: buffer, array: response.results[0])!
+            var perBlock = [[KeptRecord]](repeating: [], count: headers.count)
+            var indexes = [[UInt64]](repeating: [], count: headers.count)
+            while let log = walk.next(members: &members) {
                 guard log.kind == .object else { return .failure(Malformed(description: "eth_getLogs: an element of the result is not an object")) }
-                JSONScanner.members(of: buffer, object: log, into: &members)
                 var address, topicsField, data, blockNumber, blockHash, txHash, txIndex, logIndex, removed: JSONField?
                 for member in members {
                     switch member.keyEnd - member.keyStart {
@@ -98,13 +97,14 @@ struct LogReader {
                 payload.append(#","logIndex":"#)
                 payload.appendQuantity(index)
                 payload.append(#","removed":false}"#)
-                perBlock[offset].append((index, KeptRecord(kind: .log, key: key, payload: payload)))
+                perBlock[offset].append(KeptRecord(kind: .log, key: key, payload: payload))
+                indexes[offset].append(index)
             }
-            return .success(.logs(perBlock.map { block in
-                var sorted = true
-                for i in block.indices.dropFirst() where block[i - 1].index > block[i].index { sorted = false; break }
-                return (sorted ? block : block.sorted { $0.index < $1.index }).map(\.record)
-            }))
+            // Nodes answer in (block, log index) order; sort only a block that is not.
+            for offset in perBlock.indices where zip(indexes[offset], indexes[offset].dropFirst()).contains(where: { $0 > $1 }) {
+                perBlock[offset] = zip(indexes[offset], perBlock[offset]).sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            return .success(.logs(perBlock))
         }.get()
     }
 }

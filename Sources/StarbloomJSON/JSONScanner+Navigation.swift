@@ -16,6 +16,13 @@ extension JSONScanner {
         while let element = walker.nextElement() { fields.append(element) }
     }
 
+    /// A walk over the elements of `array` (found by an earlier scan) that hands each object element
+    /// over with its members, walking each byte once. nil when `array` is not an array.
+    public static func elementWalk(of bytes: UnsafeRawBufferPointer, array: JSONField) -> JSONElementWalk? {
+        guard array.kind == .array, let walker = JSONWalker(bytes, array) else { return nil }
+        return JSONElementWalk(walker: walker)
+    }
+
     /// The member of `object` named `key` (the last one when the key repeats, as in `lookup`),
     /// found by walking the object: nothing is allocated unless a key in it has escapes.
     public static func member(_ key: [UInt8], in object: JSONField, of bytes: UnsafeRawBufferPointer) -> JSONField? {
@@ -198,5 +205,16 @@ extension JSONBytes {
             output.append(0x80 | UInt8((scalar >> 6) & 0x3F))
             output.append(0x80 | UInt8(scalar & 0x3F))
         }
+    }
+}
+
+/// See `JSONScanner.elementWalk(of:array:)`.
+public struct JSONElementWalk {
+    var walker: JSONWalker
+
+    /// The next element, nil after the last; for an object, `members` receives its members (empty
+    /// for any other kind).
+    public mutating func next(members: inout [JSONField]) -> JSONField? {
+        walker.nextElement(members: &members)
     }
 }

@@ -90,6 +90,27 @@ struct JSONScannerTests {
         #expect(error.description == "\(rejected.message) at byte \(rejected.offset)")
     }
 
+    @Test("an element walk hands each object element over with the same members a separate walk finds, and other elements with none")
+    func elementWalk() throws {
+        let document = #"{"a": [ {"x": 1, "y": {"z": [1, "}"]}} , 7, "s", [ {"q": 1} ], {}, { "k" : "v\"}" } ]}"#
+        try Self.withIndex(document) { bytes, fields in
+            var walk = try #require(JSONScanner.elementWalk(of: bytes, array: fields[0]))
+            var expected: [JSONField] = []
+            JSONScanner.elements(of: bytes, array: fields[0], into: &expected)
+            var members: [JSONField] = []
+            var separately: [JSONField] = []
+            var seen: [JSONField] = []
+            while let element = walk.next(members: &members) {
+                seen.append(element)
+                JSONScanner.members(of: bytes, object: element, into: &separately)
+                #expect(members == separately, "\(JSONScanner.decodeString(bytes, element))")
+            }
+            #expect(seen.map(\.valueRange) == expected.map(\.valueRange))
+            #expect(seen.map(\.kind) == [.object, .number, .string, .array, .object, .object])
+            #expect(JSONScanner.elementWalk(of: bytes, array: expected[0]) == nil, "an object is not an array")
+        }
+    }
+
     @Test("top-level members are recorded with key and value ranges and kinds; nested values are not")
     func topLevelMembers() throws {
         let document = #" {"n": -1.5e3, "s":"a\"b", "o":{"x":[1,2]}, "a":[{"y":1}], "t":true, "f":false, "z":null} "#
