@@ -266,8 +266,18 @@ struct LogScanner {
         if count - start >= 3, bytes[start] == UInt8(ascii: "0"), bytes[start + 1] == UInt8(ascii: "x") {
             let p = bytes, n = count
             var i = start + 2
-            while i < n && LogScanner.nibble(p[i]) < 16 { i += 1 }
-            if i < n && p[i] == UInt8(ascii: "\"") {
+            // Up to the closing quote, checking hex without a branch per digit (digits and letters
+            // alternate at random in hashes: a branch on which one would mispredict half the time).
+            var bad: UInt8 = 0
+            while i < n {
+                let c = p[i]
+                if c == UInt8(ascii: "\"") { break }
+                let digit: UInt8 = c &- 48 < 10 ? 1 : 0
+                let letter: UInt8 = (c | 0x20) &- 97 < 6 ? 1 : 0
+                bad |= (digit | letter) ^ 1
+                i += 1
+            }
+            if bad == 0 && i < n {
                 let digits = i - start - 2
                 index = i + 1
                 guard digits & 1 == 0 else {

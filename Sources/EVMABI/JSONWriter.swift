@@ -39,18 +39,22 @@ public struct JSONWriter: Sendable {
     /// Appends `"0x…"` for `count` bytes of `value` from `start` (the caller checks the range).
     mutating func hexString(_ value: [UInt8], from start: Int, count: Int) {
         precondition(start >= 0 && count >= 0 && start <= value.count - count)
-        bytes.reserveCapacity(bytes.count + 2 * count + 4)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: "0"))
-        bytes.append(UInt8(ascii: "x"))
-        value.withUnsafeBufferPointer { buffer in
-            for index in start..<(start + count) {
-                let byte = buffer[index]
-                bytes.append(JSONWriter.hexDigit(byte >> 4))
-                bytes.append(JSONWriter.hexDigit(byte & 0x0f))
+        // Sized once and filled through a pointer: an `append` per digit costs more than the digit.
+        let at = bytes.count
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "\""), count: 2 * count + 4))
+        bytes.withUnsafeMutableBufferPointer { out in
+            out[at + 1] = UInt8(ascii: "0")
+            out[at + 2] = UInt8(ascii: "x")
+            var k = at + 3
+            value.withUnsafeBufferPointer { buffer in
+                for index in start..<(start + count) {
+                    let byte = buffer[index]
+                    out[k] = JSONWriter.hexDigit(byte >> 4)
+                    out[k + 1] = JSONWriter.hexDigit(byte & 0x0f)
+                    k += 2
+                }
             }
         }
-        bytes.append(UInt8(ascii: "\""))
     }
 
     @inline(__always)

@@ -13,7 +13,12 @@ struct ProcessorFeed {
     let instance: PluginInstance
     let run: PluginInstance.LiveRun
     let inputs: [String]
-    var batchSize = 4_096
+    /// Records per batch: the first read takes `firstBatch`; then as many as fill about
+    /// `batchBytes` at the average size seen, between 64 and `maxBatch` (large batches amortize the
+    /// two fsyncs per batch — output and consumer offset — and the byte bound keeps memory bounded).
+    var firstBatch = 512
+    var maxBatch = 16_384
+    var batchBytes = 16 << 20
     var ownOutput: String? { run.context.outputTopic }
     var maxDeliveries = 3
 
@@ -23,6 +28,7 @@ struct ProcessorFeed {
         let queue = instance.services.queue
         let group = "instance/\(instance.name)"
         var idleWait: UInt64 = 1_000_000
+        var batchSize = firstBatch
         while !context.isStopRequested {
             var delivered = false
             // Never its own output or dead-letter topic: a pattern such as `chain.*` with output
@@ -44,6 +50,8 @@ struct ProcessorFeed {
                     }
                     if records.isEmpty { continue }
                     delivered = true
+                    let bytes = records.reduce(0) { $0 + $1.key.count + $1.payload.count }
+                    batchSize = min(maxBatch, max(64, batchBytes / max(1, bytes / records.count)))
                     let outcome = deliver(records)
                     if outcome.0 != SB_OK { return outcome }
                     do {
