@@ -61,6 +61,22 @@ struct DurableQueueTests {
         #expect(try publish(try reopened.topic(named: "chain.blocks"), payloads: [payload(500)]).offset == 500)
     }
 
+    @Test("a read stops at its byte bound (the record that reaches it included, a larger one alone), on disk and in memory")
+    func readByteBound() throws {
+        let directory = QueueDirectory()
+        let durable = try DurableQueue(directory: directory.path)
+        defer { durable.close() }
+        let memory = InMemoryQueue()
+        for queue in [durable, memory] as [any MessageQueue] {
+            let topic = try queue.topic(named: "sized")
+            _ = try publish(topic, payloads: (0..<10).map { payload($0, 100) } + [payload(10, 5_000)] + [payload(11, 100)])
+            #expect(try queue.read(topic: "sized", partition: 0, from: 0, limit: 100, maxBytes: 250).map(\.offset) == [0, 1, 2])
+            #expect(try queue.read(topic: "sized", partition: 0, from: 3, limit: 2, maxBytes: 10_000).map(\.offset) == [3, 4], "the count bound still holds")
+            #expect(try queue.read(topic: "sized", partition: 0, from: 10, limit: 100, maxBytes: 1_000).map(\.offset) == [10], "one record larger than the bound comes alone")
+            #expect(try queue.read(topic: "sized", partition: 0, from: 0, limit: 100).count == 12)
+        }
+    }
+
     @Test("a publisher killed with SIGKILL mid-stream loses no acknowledged record: no gap, no duplicate, byte-identical")
     func killNine() throws {
         try #require(FileManager.default.isExecutableFile(atPath: TestPaths.queueTool), "build starbloom-queue-tool first (swift build --build-tests)")

@@ -38,7 +38,7 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         _ = try topic(named: name)
     }
 
-    public func read(topic: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+    public func read(topic: String, partition: Int, from offset: UInt64, limit: Int, maxBytes: Int) throws(QueueError) -> [QueueRecord] {
         if partition != 0 {
             throw QueueError(code: .invalidOffset, message: "topic '\(topic)' has one partition; partition \(partition) does not exist")
         }
@@ -49,7 +49,7 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
             if let problem = TopicName.problem(with: topic) { throw QueueError(code: .invalidTopic, message: problem) }
             return []
         }
-        return found.read(from: offset, limit: limit)
+        return found.read(from: offset, limit: limit, maxBytes: maxBytes)
     }
 
     public func topics() -> [TopicInfo] {
@@ -192,21 +192,24 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         }
     }
 
-    func read(from offset: UInt64, limit: Int) -> [QueueRecord] {
+    func read(from offset: UInt64, limit: Int, maxBytes: Int = .max) -> [QueueRecord] {
         lock.lock()
         defer { lock.unlock() }
         guard let oldest = chunks.first?.firstOffset else { return [] }
         var current = max(offset, oldest)
         var result: [QueueRecord] = []
         guard var chunkIndex = chunks.lastIndex(where: { $0.firstOffset <= current }) else { return [] }
-        while result.count < limit && current < nextOffset && chunkIndex < chunks.count {
+        var bytes = 0
+        while result.count < limit && bytes < maxBytes && current < nextOffset && chunkIndex < chunks.count {
             let chunk = chunks[chunkIndex]
             let index = Int(current - chunk.firstOffset)
             if index >= chunk.positions.count {
                 chunkIndex += 1
                 continue
             }
-            result.append(decode(chunk.storage + Int(chunk.positions[index]), offset: current))
+            let record = decode(chunk.storage + Int(chunk.positions[index]), offset: current)
+            bytes += record.key.count + record.payload.count
+            result.append(record)
             current += 1
         }
         return result

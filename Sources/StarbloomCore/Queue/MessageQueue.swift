@@ -8,9 +8,11 @@ public protocol MessageQueue: AnyObject, Sendable {
     func topic(named name: String) throws(QueueError) -> any TopicAppender
     /// Creates a topic with explicit settings. Throws if it exists with different settings.
     func createTopic(_ name: String, settings: TopicSettings) throws(QueueError)
-    /// Reads up to `limit` records of one partition starting at `offset`. An offset older than
-    /// the oldest retained record starts at the oldest; an offset past the end is an error.
-    func read(topic: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord]
+    /// Reads up to `limit` records of one partition starting at `offset`, stopping once the records
+    /// read hold `maxBytes` of keys and payloads (at least one record is returned even if larger).
+    /// An offset older than the oldest retained record starts at the oldest; an offset past the end
+    /// is an error.
+    func read(topic: String, partition: Int, from offset: UInt64, limit: Int, maxBytes: Int) throws(QueueError) -> [QueueRecord]
     func topics() -> [TopicInfo]
     /// The next offset a consumer group should read in a partition, if it ever committed one.
     func committedOffset(group: String, topic: String, partition: Int) -> UInt64?
@@ -55,6 +57,11 @@ public struct RecordPosition: Sendable, Equatable {
 }
 
 extension MessageQueue {
+    /// `read` bounded by count only.
+    public func read(topic: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+        try read(topic: topic, partition: partition, from: offset, limit: limit, maxBytes: .max)
+    }
+
     /// Reads partition 0 (single-partition topics).
     public func read(topic: String, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
         try read(topic: topic, partition: 0, from: offset, limit: limit)

@@ -13,11 +13,10 @@ struct ProcessorFeed {
     let instance: PluginInstance
     let run: PluginInstance.LiveRun
     let inputs: [String]
-    /// Records per batch: the first read takes `firstBatch`; then as many as fill about
-    /// `batchBytes` at the average size seen, between 64 and `maxBatch` (large batches amortize the
-    /// two fsyncs per batch — output and consumer offset — and the byte bound keeps memory bounded).
-    var firstBatch = 512
-    var maxBatch = 16_384
+    /// A batch is at most `batchSize` records and stops once it holds `batchBytes` of keys and
+    /// payloads (one record may exceed it): large batches amortize the two fsyncs per batch —
+    /// output and consumer offset — and the byte bound keeps memory bounded whatever the sizes.
+    var batchSize = 16_384
     var batchBytes = 16 << 20
     var ownOutput: String? { run.context.outputTopic }
     var maxDeliveries = 3
@@ -28,7 +27,6 @@ struct ProcessorFeed {
         let queue = instance.services.queue
         let group = "instance/\(instance.name)"
         var idleWait: UInt64 = 1_000_000
-        var batchSize = firstBatch
         while !context.isStopRequested {
             var delivered = false
             // Never its own output or dead-letter topic: a pattern such as `chain.*` with output
@@ -42,7 +40,7 @@ struct ProcessorFeed {
                     let from = queue.committedOffset(group: group, topic: topic.name, partition: partition.partition) ?? 0
                     let records: [QueueRecord]
                     do {
-                        records = try queue.read(topic: topic.name, partition: partition.partition, from: from, limit: batchSize)
+                        records = try queue.read(topic: topic.name, partition: partition.partition, from: from, limit: batchSize, maxBytes: batchBytes)
                     } catch {
                         // A damaged record stops this partition for this consumer: fail loudly (the
                         // restart policy and the instance's last error show it) rather than spin silently.
@@ -50,8 +48,6 @@ struct ProcessorFeed {
                     }
                     if records.isEmpty { continue }
                     delivered = true
-                    let bytes = records.reduce(0) { $0 + $1.key.count + $1.payload.count }
-                    batchSize = min(maxBatch, max(64, batchBytes / max(1, bytes / records.count)))
                     let outcome = deliver(records)
                     if outcome.0 != SB_OK { return outcome }
                     do {

@@ -156,7 +156,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         return found
     }
 
-    public func read(topic name: String, partition: Int, from offset: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+    public func read(topic name: String, partition: Int, from offset: UInt64, limit: Int, maxBytes: Int) throws(QueueError) -> [QueueRecord] {
         let topic: DurableTopic
         do {
             topic = try existing(name)
@@ -166,7 +166,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         guard topic.partitions.indices.contains(partition) else {
             throw QueueError(code: .invalidOffset, message: "topic '\(name)' has \(topic.partitions.count) partition(s); partition \(partition) does not exist")
         }
-        return try topic.partitions[partition].read(from: offset, limit: limit)
+        return try topic.partitions[partition].read(from: offset, limit: limit, maxBytes: maxBytes)
     }
 
     public func topics() -> [TopicInfo] {

@@ -421,7 +421,7 @@ final class PartitionLog: @unchecked Sendable {
 
     // MARK: Read
 
-    func read(from requested: UInt64, limit: Int) throws(QueueError) -> [QueueRecord] {
+    func read(from requested: UInt64, limit: Int, maxBytes: Int = .max) throws(QueueError) -> [QueueRecord] {
         condition.lock()
         if requested > nextOffset {
             let next = nextOffset
@@ -440,7 +440,8 @@ final class PartitionLog: @unchecked Sendable {
         var result: [QueueRecord] = []
         guard limit > 0, start < visible, !snapshot.isEmpty else { return result }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while result.count < limit && start < visible && index < snapshot.count {
+        var bytes = 0
+        while result.count < limit && bytes < maxBytes && start < visible && index < snapshot.count {
             let (segment, size, next) = snapshot[index]
             if start >= next || position >= size {
                 index += 1
@@ -457,12 +458,14 @@ final class PartitionLog: @unchecked Sendable {
             var grew = false
             var corruption: QueueError?
             buffer.withUnsafeBytes { raw in
-                while cursor < got && result.count < limit {
+                while cursor < got && result.count < limit && bytes < maxBytes {
                     switch RecordFrame.check(raw.baseAddress! + cursor, available: got - cursor) {
                     case .valid(let length, let offset):
                         if offset >= visible { start = visible; return }
                         if offset >= start {
-                            result.append(RecordFrame.decode(raw.baseAddress! + cursor, topic: topic, partition: partition))
+                            let record = RecordFrame.decode(raw.baseAddress! + cursor, topic: topic, partition: partition)
+                            bytes += record.key.count + record.payload.count
+                            result.append(record)
                             start = offset + 1
                         }
                         cursor += length
