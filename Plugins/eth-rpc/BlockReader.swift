@@ -84,10 +84,10 @@ enum BlockReader {
         }.get()
     }
 
-    /// The receipts of `hashes` (answers to a batch of `eth_getTransactionReceipt`, in that order),
+    /// The receipts of `transactions` (answers to a batch of `eth_getTransactionReceipt`, in that order),
     /// nil when one is missing or belongs to another block hash than `blockHashes` says (the chain
     /// moved, or the node has not indexed them yet: read again later).
-    static func receipts(_ response: RawResponse, blockHashes: [[UInt8]], timestamps: [UInt64]) throws(Malformed) -> [KeptRecord]? {
+    static func receipts(_ response: RawResponse, transactions: [[UInt8]], blockHashes: [[UInt8]], timestamps: [UInt64]) throws(Malformed) -> [KeptRecord]? {
         try response.bytes.withUnsafeBytes { buffer -> Result<[KeptRecord]?, Malformed> in
             let reader = InPlace(buffer: buffer)
             var members: [JSONField] = []
@@ -101,6 +101,9 @@ enum BlockReader {
                     return .failure(Malformed(description: "eth_getTransactionReceipt: a receipt without blockHash or transactionHash"))
                 }
                 if !reader.hexEquals(blockHash, blockHashes[index]) { return .success(nil) }
+                guard Array(text.utf8) == transactions[index] else {
+                    return .failure(Malformed(description: "eth_getTransactionReceipt: asked for \(String(decoding: transactions[index], as: UTF8.self)), answered the receipt of \(text)"))
+                }
                 receipts.append(KeptRecord(kind: .receipt, key: Array(text.utf8), payload: annotated(buffer, result, timestamp: timestamps[index])))
             }
             return .success(receipts)

@@ -29,7 +29,7 @@ final class EthRPCSource: StarbloomSource {
             .int("backoff_max_ms", default: 5000, doc: "longest wait between retries of a failed request (backoff doubles from 100 ms), 10..600000"),
             .int("max_lag_blocks", default: 5, doc: "with several endpoints: when the current one's head is more than this many blocks behind another's, switch to that one, 1..1000000"),
             .int("lag_check_interval_ms", default: 10000, doc: "with several endpoints: milliseconds between comparisons of their heads, 10..3600000"),
-            .int("reorg_window", default: 128, doc: "published blocks kept for reorg detection and reverts, 1..100000"),
+            .int("reorg_window", default: 128, doc: "published blocks kept for reorg detection and reverts, 1..10000"),
             .string("topic_blocks", default: "chain.blocks", doc: "topic of block records"),
             .string("topic_logs", default: "chain.logs", doc: "topic of log records"),
             .bool("emit_transactions", default: false, doc: "publish each block's transactions (full objects) on topic_transactions"),
@@ -163,7 +163,8 @@ final class EthRPCSource: StarbloomSource {
             maxRequestsPerSecond: Int(try range("max_requests_per_second", config.int("max_requests_per_second") ?? 0, 0, 100_000, " (0 = no limit)")),
             maxLagBlocks: UInt64(try range("max_lag_blocks", config.int("max_lag_blocks") ?? 5, 1, 1_000_000)),
             lagCheckIntervalMs: try range("lag_check_interval_ms", config.int("lag_check_interval_ms") ?? 10_000, 10, 3_600_000),
-            reorgWindow: Int(try range("reorg_window", config.int("reorg_window") ?? 128, 1, 100_000)),
+            // 10,000 keeps the checkpoint (about 90 bytes per kept block) under the host's 1 MiB limit.
+            reorgWindow: Int(try range("reorg_window", config.int("reorg_window") ?? 128, 1, 10_000)),
             topicBlocks: topicBlocks, topicLogs: topicLogs,
             emitTransactions: config.bool("emit_transactions") ?? false, emitReceipts: config.bool("emit_receipts") ?? false,
             topicTransactions: topicTransactions, topicReceipts: topicReceipts)
@@ -249,6 +250,10 @@ final class EthRPCSource: StarbloomSource {
                 }
             } catch RPCFailure.stopped {
                 break
+            } catch let error as PluginError where error.status == SB_ERR_TOO_LARGE {
+                // Retrying cannot help and skipping the record would leave a gap: fail with the reason.
+                _ = prefetch.join()
+                throw PluginError("\(error.message); raise the topic's max_record_bytes (records cannot be skipped without a gap)", status: SB_ERR_TOO_LARGE)
             } catch let failure as RPCFailure {
                 if case .gaveUp = failure {
                     _ = prefetch.join()
@@ -272,11 +277,15 @@ final class EthRPCSource: StarbloomSource {
         return try BlockReader.blocks(answer, first: number, transactionObjects: false).first?.header
     }
 
+    /// Larger block numbers are refused as malformed: no chain is near it, and arithmetic on a
+    /// hostile 2^64 - 1 must not trap.
+    static let maxBlockNumber: UInt64 = 1 << 48
+
     /// One round: returns false when there was nothing to do (caught up).
     func step() throws -> Bool {
         let ahead = prefetch.join() // before this thread uses the RPC client again
-        guard var head = try rpc.call("eth_blockNumber", "[]").quantity() else {
-            throw Malformed(description: "eth_blockNumber: not a quantity")
+        guard var head = try rpc.call("eth_blockNumber", "[]").quantity(), head <= Self.maxBlockNumber else {
+            throw Malformed(description: "eth_blockNumber: not a quantity up to 2^48")
         }
         if settings.endpoints.count > 1, host.monotonicNs - lastLagCheckNs >= settings.lagCheckIntervalMs * 1_000_000 {
             head = compareEndpoints(currentHead: head)
@@ -308,6 +317,9 @@ final class EthRPCSource: StarbloomSource {
         }
         guard let first = blocks.first?.header, let last = blocks.last?.header else { return false }
         if let tip, first.parentHash != tip.hash { try handleReorg(); return true }
+        // A node that does not serve blocks up to the head it reported is believed as far as it serves
+        // (depths for `confirmed` and kept payloads are counted from there).
+        if last.number < to { head = min(head, last.number) }
 
         let outcome: LogReader.Outcome
         if let aheadLogs {
@@ -395,7 +407,7 @@ final class EthRPCSource: StarbloomSource {
         while start < calls.count {
             let chunk = calls[start..<min(calls.count, start + 1000)]
             let answer = try rpc.batch(chunk.map { ("eth_getTransactionReceipt", #"[""# + String(decoding: $0.hash, as: UTF8.self) + #""]"#) })
-            guard let receipts = try BlockReader.receipts(answer, blockHashes: chunk.map { blockHashes[$0.block] },
+            guard let receipts = try BlockReader.receipts(answer, transactions: chunk.map(\.hash), blockHashes: chunk.map { blockHashes[$0.block] },
                                                           timestamps: chunk.map { blocks[$0.block].header.timestamp }) else { return nil }
             for (call, receipt) in zip(chunk, receipts) { perBlock[call.block].append(receipt) }
             start += chunk.count
@@ -410,7 +422,7 @@ final class EthRPCSource: StarbloomSource {
         let current = rpc.current
         var best = (index: current, head: currentHead)
         for index in settings.endpoints.indices where index != current {
-            let (head, error) = rpc.probeHead(index)
+            let (head, error) = rpc.probe(index, "eth_blockNumber")
             guard let head else {
                 host.log(.debug, "endpoint \(settings.endpoints[index].text) did not answer eth_blockNumber: \(error)")
                 continue
@@ -420,6 +432,12 @@ final class EthRPCSource: StarbloomSource {
         let lag = best.head - currentHead
         lagGauge.set(Double(lag))
         guard lag > settings.maxLagBlocks else { return currentHead }
+        // A higher head is only worth following on the same chain.
+        let (chainID, error) = rpc.probe(best.index, "eth_chainId")
+        guard chainID == settings.chainID else {
+            host.log(.warning, "endpoint \(settings.endpoints[best.index].text) reports head \(best.head), \(lag) blocks past \(settings.endpoints[current].text), but its chain id is \(chainID.map(String.init) ?? "unreadable (\(error))"), not \(settings.chainID): not switching")
+            return currentHead
+        }
         host.log(.warning, "endpoint \(settings.endpoints[current].text) is \(lag) blocks behind \(settings.endpoints[best.index].text) (head \(currentHead) < \(best.head), max_lag_blocks \(settings.maxLagBlocks)): switching to it")
         rpc.switchTo(best.index)
         lagGauge.set(0)
@@ -450,6 +468,30 @@ final class EthRPCSource: StarbloomSource {
     /// transactions, then receipts, then logs, then block records (a block record means that what
     /// belongs to it is already in the queue). Then the window and one checkpoint.
     private func publish(_ blocks: [(Header, [KeptRecord])], head: UInt64) throws {
+        // Groups of whole blocks that fit one call, each followed by its checkpoint: a failure then
+        // never repeats records that an earlier call published (only a single block too large for
+        // one call is split, see `flushIfFull`).
+        var start = 0
+        while start < blocks.count {
+            var end = start, count = 0, bytes = 0
+            while end < blocks.count {
+                let records = blocks[end].1
+                let blockCount = records.count + 1
+                let blockBytes = records.reduce(256) { $0 + $1.key.count + $1.payload.count }
+                if end > start && (count + blockCount > PublishBatch.maxCount || bytes + blockBytes > Self.batchByteLimit) { break }
+                count += blockCount
+                bytes += blockBytes
+                end += 1
+            }
+            try publishGroup(blocks[start..<end], head: head)
+            start = end
+        }
+    }
+
+    /// At most this many bytes per `publish_batch` call.
+    static let batchByteLimit = 64 << 20
+
+    private func publishGroup(_ blocks: ArraySlice<(Header, [KeptRecord])>, head: UInt64) throws {
         batch.removeAll()
         var kept: [KeptBlock] = []
         kept.reserveCapacity(blocks.count)
@@ -504,9 +546,10 @@ final class EthRPCSource: StarbloomSource {
         if let tip = window.last { cursorGauge.set(Double(tip.number)) }
     }
 
-    /// Publishes what `batch` holds once it reaches the ABI's per-call limit (count or 64 MiB).
+    /// Publishes what `batch` holds once it reaches the ABI's per-call limit (count or 64 MiB): only
+    /// a single block (or a reorg's reverts) that large is published in several calls.
     private func flushIfFull() throws {
-        if batch.count >= PublishBatch.maxCount || batch.byteCount >= 64 << 20 {
+        if batch.count >= PublishBatch.maxCount || batch.byteCount >= Self.batchByteLimit {
             try host.publish(batch)
             batch.removeAll()
         }

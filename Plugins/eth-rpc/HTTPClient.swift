@@ -291,7 +291,7 @@ final class HTTPConnection {
                     while try !readLine(deadline: deadline, limit: Self.maxHeader).isEmpty {} // trailers
                     break
                 }
-                guard body.count + size <= Self.maxBody else { throw HTTPError(.protocolError, "\(url.text): body too large") }
+                guard size <= Self.maxBody - body.count else { throw HTTPError(.protocolError, "\(url.text): body too large") } // no overflow on a huge size
                 body += try readExactly(size, deadline: deadline)
                 guard try readLine(deadline: deadline, limit: 2).isEmpty else {
                     throw HTTPError(.protocolError, "\(url.text): chunk not followed by CRLF")

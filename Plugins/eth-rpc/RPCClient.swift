@@ -132,17 +132,19 @@ final class RPCClient {
         }
     }
 
-    /// The head block of endpoint `index` in one attempt (no retry, no failover, not counted in the
-    /// failure streak that health reads), or nil with the reason it could not be read.
-    func probeHead(_ index: Int) -> (head: UInt64?, error: String) {
+    /// A quantity that endpoint `index` answers `method` with, in one attempt (no retry, no
+    /// failover, not counted in the failure streak that health reads), or nil with the reason.
+    func probe(_ index: Int, _ method: String) -> (value: UInt64?, error: String) {
         let saved = current
         current = index
         defer { current = saved }
         do throws(AttemptError) {
-            var response = RawResponse(bytes: try sendBytes(Self.request(0, "eth_blockNumber", "[]")))
-            try response.index(calls: ["eth_blockNumber"], firstID: 0, batch: false, endpoint: connections[index].url.text)
-            guard let head = response.quantity() else { return (nil, "eth_blockNumber answered \(response.resultText), not a quantity") }
-            return (head, "")
+            var response = RawResponse(bytes: try sendBytes(Self.request(0, method, "[]")))
+            try response.index(calls: [method], firstID: 0, batch: false, endpoint: connections[index].url.text)
+            guard let value = response.quantity(), value <= EthRPCSource.maxBlockNumber else {
+                return (nil, "\(method) answered \(response.resultText), not a quantity up to 2^48")
+            }
+            return (value, "")
         } catch {
             metrics.errors.add()
             return (nil, error.message)

@@ -411,7 +411,16 @@ typedef enum sb_health {
 typedef struct sb_emitter {
     void *ctx; /* host-owned; pass it back unchanged */
     /* Emits one output record. Buffers are borrowed for the call (the host
-     * copies them). Errors: as host->publish. */
+     * copies them). The record is checked at once (topic name, size):
+     * errors INVALID_ARGUMENT and TOO_LARGE as host->publish. The host
+     * appends what one `process` call emitted after the call returns SB_OK,
+     * in emit order, with one append per topic (nothing if the call failed:
+     * the batch is delivered again); so FULL and STOPPING never come from
+     * emit, and a record emitted before a direct host->publish in the same
+     * call lands after it. A call that emits more than 64 MiB has the
+     * excess appended as it goes (then a failed call may leave some of its
+     * records published). Pipeline processor steps keep each emitted
+     * record with the event it came from instead. */
     sb_status (*emit)(void *ctx, const sb_record *record);
     /* Rejects input record `index` (position in the batch) with a reason:
      * the host retries it and, after the configured number of deliveries,

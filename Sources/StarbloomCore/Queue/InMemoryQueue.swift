@@ -208,7 +208,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
                 continue
             }
             let record = decode(chunk.storage + Int(chunk.positions[index]), offset: current)
-            bytes += record.key.count + record.payload.count
+            bytes += record.key.count + record.payload.count + record.headers.reduce(0) { $0 + $1.name.utf8.count + $1.value.count }
             result.append(record)
             current += 1
         }

@@ -9,7 +9,8 @@ public protocol MessageQueue: AnyObject, Sendable {
     /// Creates a topic with explicit settings. Throws if it exists with different settings.
     func createTopic(_ name: String, settings: TopicSettings) throws(QueueError)
     /// Reads up to `limit` records of one partition starting at `offset`, stopping once the records
-    /// read hold `maxBytes` of keys and payloads (at least one record is returned even if larger).
+    /// read hold `maxBytes` (keys, payloads and headers; at least one record is returned even if
+    /// larger).
     /// An offset older than the oldest retained record starts at the oldest; an offset past the end
     /// is an error.
     func read(topic: String, partition: Int, from offset: UInt64, limit: Int, maxBytes: Int) throws(QueueError) -> [QueueRecord]

@@ -13,8 +13,8 @@ struct ProcessorFeed {
     let instance: PluginInstance
     let run: PluginInstance.LiveRun
     let inputs: [String]
-    /// A batch is at most `batchSize` records and stops once it holds `batchBytes` of keys and
-    /// payloads (one record may exceed it): large batches amortize the two fsyncs per batch —
+    /// A batch is at most `batchSize` records and stops once it holds `batchBytes` of record data
+    /// (one record may exceed it): large batches amortize the two fsyncs per batch —
     /// output and consumer offset — and the byte bound keeps memory bounded whatever the sizes.
     var batchSize = 16_384
     var batchBytes = 16 << 20

@@ -464,7 +464,7 @@ final class PartitionLog: @unchecked Sendable {
                         if offset >= visible { start = visible; return }
                         if offset >= start {
                             let record = RecordFrame.decode(raw.baseAddress! + cursor, topic: topic, partition: partition)
-                            bytes += record.key.count + record.payload.count
+                            bytes += length // the whole frame: headers count too
                             result.append(record)
                             start = offset + 1
                         }
