@@ -179,6 +179,13 @@ struct EthRPCTests {
         var bad = Self.settings(server, chainID: chainID)
         bad["max_retries"] = .int(-1)
         try Self.expectRefused(host, name: "bad", bad, "max_retries must be between 0 and 1000000 (0 = until it works), got -1")
+        for (name, value, message) in [("max_lag_blocks", Int64(0), "max_lag_blocks must be between 1 and 1000000, got 0"),
+                                       ("lag_check_interval_ms", 5, "lag_check_interval_ms must be between 10 and 3600000, got 5"),
+                                       ("reorg_window", 10_001, "reorg_window must be between 1 and 10000, got 10001")] {
+            var out = Self.settings(server, chainID: chainID)
+            out[name] = .int(value)
+            try Self.expectRefused(host, name: "bad-\(name.replacingOccurrences(of: "_", with: "-"))", out, message)
+        }
     }
 
     @Test("a first endpoint lagging more than max_lag_blocks behind the second is left for it: the instance reaches the real head")
