@@ -254,6 +254,9 @@ final class EthRPCSource: StarbloomSource {
                 // Retrying cannot help and skipping the record would leave a gap: fail with the reason.
                 _ = prefetch.join()
                 throw PluginError("\(error.message); raise the topic's max_record_bytes (records cannot be skipped without a gap)", status: SB_ERR_TOO_LARGE)
+            } catch let interrupted as TransactionInterrupted {
+                _ = prefetch.join()
+                throw PluginError("\(interrupted)", status: SB_ERR_UNAVAILABLE)
             } catch let failure as RPCFailure {
                 if case .gaveUp = failure {
                     _ = prefetch.join()
@@ -488,8 +491,9 @@ final class EthRPCSource: StarbloomSource {
         }
     }
 
-    /// At most this many bytes per `publish_batch` call.
-    static let batchByteLimit = 64 << 20
+    /// At most this many bytes per `publish_batch_checkpoint` call (the host takes 64 MiB; a batch
+    /// may pass this bound by one record).
+    static let batchByteLimit = 48 << 20
 
     private func publishGroup(_ blocks: ArraySlice<(Header, [KeptRecord])>, head: UInt64) throws {
         batch.removeAll()
@@ -500,7 +504,8 @@ final class EthRPCSource: StarbloomSource {
             let confirmed = head >= header.number + settings.confirmations
             let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logCount),"confirmed":\#(confirmed)}"#.utf8)
             kept.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
-                                  blockPublished: settings.emitBlocks, blockPayload: payload, records: records))
+                                  blockPublished: settings.emitBlocks, blockPayload: payload,
+                                  records: records.map { $0.marked(confirmed: confirmed) }))
             kept[kept.count - 1].payloadsKept = head - header.number < UInt64(settings.reorgWindow)
         }
         var counts: [KeptRecord.Kind: Int] = [:]
@@ -521,12 +526,6 @@ final class EthRPCSource: StarbloomSource {
                              eventTimeNs: Int64(block.timestamp) * 1_000_000_000)
             }
         }
-        try host.publish(batch)
-        batch.removeAll()
-        logsPublished.add(UInt64(counts[.log] ?? 0))
-        transactionsPublished.add(UInt64(counts[.transaction] ?? 0))
-        receiptsPublished.add(UInt64(counts[.receipt] ?? 0))
-        if settings.emitBlocks { blocksPublished.add(UInt64(kept.count)) }
         for block in kept where block.payloadsKept { try keptBlocks.store(block, chainID: settings.chainID) } // before the checkpoint that refers to them
         // Deep blocks keep only number and hash (see `KeptBlock.payloadsKept`): no memory either.
         window += kept.map { block in
@@ -541,7 +540,11 @@ final class EthRPCSource: StarbloomSource {
             evicted = window.prefix(window.count - settings.reorgWindow)
             window.removeFirst(window.count - settings.reorgWindow)
         }
-        try saveCheckpoint()
+        try publishWithCheckpoint()
+        logsPublished.add(UInt64(counts[.log] ?? 0))
+        transactionsPublished.add(UInt64(counts[.transaction] ?? 0))
+        receiptsPublished.add(UInt64(counts[.receipt] ?? 0))
+        if settings.emitBlocks { blocksPublished.add(UInt64(kept.count)) }
         for block in evicted where block.payloadsKept { try keptBlocks.delete(number: block.number) }
         if let tip = window.last { cursorGauge.set(Double(tip.number)) }
     }
@@ -555,9 +558,19 @@ final class EthRPCSource: StarbloomSource {
         }
     }
 
-    /// Numbers and hashes only: the payloads are in `keptBlocks` (see `CheckpointCodec`).
-    private func saveCheckpoint() throws {
-        try host.saveCheckpoint(CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true))
+    /// Publishes `batch` and the checkpoint of the current window as one transaction: a crash
+    /// between them can neither lose records nor publish them twice. A failure after the host
+    /// may have committed ends the run (`TransactionInterrupted`): the host completes the
+    /// transaction before the next start, which resumes from whatever the checkpoint then says.
+    private func publishWithCheckpoint() throws {
+        do throws(PluginError) {
+            try host.publish(batch, checkpoint: CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true))
+        } catch {
+            let refusedBeforeWriting = error.status == SB_ERR_INVALID_ARGUMENT || error.status == SB_ERR_TOO_LARGE
+            if refusedBeforeWriting { throw error }
+            throw TransactionInterrupted(reason: error.message)
+        }
+        batch.removeAll()
     }
 
     private var keptBlocks: KeptBlockStore { KeptBlockStore(host: host) }
@@ -617,12 +630,10 @@ final class EthRPCSource: StarbloomSource {
             batch.append(topic: settings.topicBlocks, key: String(orphan.number).utf8, payload: orphan.blockPayload,
                          headers: revert, eventTimeNs: Int64(orphan.timestamp) * 1_000_000_000)
         }
-        try host.publish(batch)
-        batch.removeAll()
+        window.removeLast(orphans.count)
+        try publishWithCheckpoint()
         revertedLogs.add(UInt64(orphans.reduce(0) { $0 + $1.records.count { $0.kind == .log } }))
         revertedBlocks.add(UInt64(orphans.count))
-        window.removeLast(orphans.count)
-        try saveCheckpoint()
         for orphan in orphans where orphan.payloadsKept { try keptBlocks.delete(number: orphan.number) }
         cursorGauge.set(Double(ancestor.number))
     }
@@ -636,4 +647,11 @@ struct Malformed: Error, CustomStringConvertible {
 @_cdecl("starbloom_plugin_entry")
 public func starbloomPluginEntry() -> UnsafeRawPointer {
     PluginExport.source(EthRPCSource.self)
+}
+
+/// A transactional publish failed after the host may have committed it: the run must end so that
+/// the host completes it before the next start (see `publishWithCheckpoint`).
+struct TransactionInterrupted: Error, CustomStringConvertible {
+    let reason: String
+    var description: String { "publishing a range failed half-way: \(reason); restarting to resume from the checkpoint the host completes" }
 }

@@ -23,6 +23,17 @@ struct KeptRecord: Equatable {
     var key: [UInt8]
     /// The exact payload published; it ends with `"removed":false}`.
     var payload: [UInt8]
+
+    /// The payload with `"confirmed":true|false` before its closing `"removed":false}`: whether the
+    /// block was at least `confirmations` below the head when published.
+    func marked(confirmed: Bool) -> KeptRecord {
+        let suffix = #""removed":false}"#.utf8
+        guard payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) else { return self }
+        var copy = self
+        copy.payload.removeLast(suffix.count)
+        copy.payload += (confirmed ? #""confirmed":true,"removed":false}"# : #""confirmed":false,"removed":false}"#).utf8
+        return copy
+    }
 }
 
 /// The checkpoint: chain id and the window of the last `reorg_window` published blocks, oldest

@@ -73,7 +73,8 @@ final class EVMDecodeProcessor: StarbloomProcessor {
                 try emitter.reject(index, reason: error.reason)
                 continue
             }
-            let headers = record.headers.map { ($0.name, $0.value) }
+            // The source's transaction tag names records of the source's topic, not ours.
+            let headers = record.headers.compactMap { $0.name == "starbloom-txn" ? nil : ($0.name, $0.value) }
             try emitter.emit(key: Array(record.key), payload: writer.bytes, headers: headers, eventTimeNs: record.eventTimeNs)
             decodedCount += 1
         }

@@ -91,3 +91,34 @@ extension Host {
         try check(status, "publish_batch")
     }
 }
+
+extension Host {
+    /// Publishes every record of `batch` and saves `checkpoint` as one transaction
+    /// (`publish_batch_checkpoint`, ABI 1.1): after any crash either both happened or neither, so a
+    /// source resuming from its checkpoint publishes each record exactly once. On an older host
+    /// (1.0) it falls back to `publish` then `saveCheckpoint` (a crash between them repeats the batch).
+    /// After an error, return from `run`: the host finishes a committed transaction before the next start.
+    public func publish(_ batch: PublishBatch, checkpoint: [UInt8]) throws(PluginError) {
+        guard hasTransactions else {
+            try publish(batch)
+            try saveCheckpoint(checkpoint)
+            return
+        }
+        guard batch.count <= PublishBatch.maxCount else {
+            throw PluginError("publish_batch_checkpoint: \(batch.count) records in one batch (at most \(PublishBatch.maxCount)); split it",
+                              status: SB_ERR_INVALID_ARGUMENT)
+        }
+        let status = batch.withRecords { records in
+            withBytes(checkpoint) { state in
+                api.pointee.publish_batch_checkpoint(context, records.baseAddress, records.count, state)
+            }
+        }
+        try check(status, "publish_batch_checkpoint")
+    }
+
+    /// Whether the host offers `publish_batch_checkpoint` (ABI 1.1 or later).
+    public var hasTransactions: Bool {
+        let end = MemoryLayout<sb_host_api>.offset(of: \.publish_batch_checkpoint)! + MemoryLayout<UnsafeRawPointer>.size
+        return Int(api.pointee.struct_size) >= end && api.pointee.publish_batch_checkpoint != nil
+    }
+}

@@ -98,6 +98,46 @@ if arguments.count == 4, arguments[1] == "pipeline-run" {
         fail("\(error)")
     }
 }
+// starbloom-queue-tool source-run DIR PLUGINS_DIR URL CHAIN_ID HEAD: runs an eth-rpc instance named
+// "eth" (from PLUGINS_DIR) on the data directory DIR against the node at URL, printing "ack N" whenever
+// the log topic holds N records; once the block topic reaches block HEAD it stops cleanly and prints
+// "done" (for the source crash test: exactly once across kill -9).
+if arguments.count == 7, arguments[1] == "source-run" {
+    guard let chainID = Int64(arguments[5]), let head = UInt64(arguments[6]) else { fail("CHAIN_ID and HEAD must be integers") }
+    var configuration = HostConfiguration()
+    configuration.dataDirectory = arguments[2]
+    configuration.pluginsDirectory = arguments[3]
+    configuration.rescanInterval = nil
+    do {
+        let services = try HostServices.embedded(configuration: configuration)
+        let host = StarbloomHost(configuration: configuration, services: services)
+        try host.start()
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: [
+            "endpoints": .list([.string(arguments[4])]), "chain_id": .int(chainID), "start_block": .int(0),
+            "confirmations": .int(3), "batch_blocks": .int(1), "poll_interval_ms": .int(20),
+            "request_timeout_ms": .int(5000), "topic_blocks": .string("eth.blocks"), "topic_logs": .string("eth.logs"),
+        ]))
+        var reported: UInt64 = .max
+        while true {
+            let topics = services.queue.topics()
+            let logs = topics.first { $0.name == "eth.logs" }?.nextOffset ?? 0
+            if logs != reported {
+                reported = logs
+                FileHandle.standardOutput.write(Data("ack \(logs)\n".utf8))
+            }
+            if (topics.first { $0.name == "eth.blocks" }?.nextOffset ?? 0) > head { break }
+            if let instance = host.instance(named: "eth"), instance.status.state == .failed {
+                fail("instance failed: \(instance.status.lastError ?? "")")
+            }
+            usleep(2_000)
+        }
+        host.shutdown()
+        FileHandle.standardOutput.write(Data("done\n".utf8))
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 guard arguments.count == 8, arguments[1] == "publish" else {
     fail("usage: starbloom-queue-tool publish DIR TOPIC COUNT DURABILITY PAYLOAD_BYTES BATCH")
 }

@@ -91,7 +91,7 @@ struct EthRPCTests {
             #expect(record.eventTimeNs == Int64(timestamp) * 1_000_000_000)
         }
         // Metrics count from the host's start.
-        #expect(!sameHostThroughout || metric(host, "logs_published_total", instance: instance) == Double(logRecords.filter { $0.headers.isEmpty }.count))
+        #expect(!sameHostThroughout || metric(host, "logs_published_total", instance: instance) == Double(logRecords.filter { $0.header("starbloom-revert") == nil }.count))
     }
 
     /// An instance with `settings` fails at once, with `message` in its last error.
@@ -305,7 +305,7 @@ struct EthRPCTests {
             #expect(published["input"] as? String == expected["input"] as? String)
             #expect(published["removed"] as? Bool == false && published["blockTimestamp"] is String)
         }
-        #expect(Self.metric(host, "transactions_published_total") == Double(txRecords.filter { $0.headers.isEmpty }.count))
+        #expect(Self.metric(host, "transactions_published_total") == Double(txRecords.filter { $0.header("starbloom-revert") == nil }.count))
 
         let receiptRecords = host.records(topic: "eth.receipts")
         #expect(receiptRecords.filter { $0.header("starbloom-revert") != nil }.count == 2)
@@ -493,6 +493,85 @@ struct EthRPCTests {
         try Self.checkCanonical(host, server, token: token, logCount: 12 + 5 + 4 + 3 + 1)
         let survivors = try Self.survivors(host.records(topic: "eth.logs"))
         #expect(!survivors.contains { $0.payloadText.contains(String(bob.dropFirst(2))) }, "bob's transfers were all reorged away")
+    }
+}
+
+/// Exactly once across kill -9: a real process running eth-rpc is killed inside a transaction
+/// (between the append of its logs and of its block records, by the host's crash-test hook) and at
+/// arbitrary moments; after the restarts the topics hold the canonical chain with no record twice.
+@Suite("eth-rpc exactly once across kill -9", .serialized, .enabled(if: EthTesterServer.available, EthTesterServer.unavailableReason))
+struct EthRPCCrashTests {
+    @Test("killed inside a transaction and mid-backfill, then restarted: eth.logs equals eth_getLogs and eth.blocks is 0...head, each record once")
+    func exactlyOnceAcrossKillNine() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestPaths.queueTool), "build starbloom-queue-tool first (swift build --build-tests)")
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try server.chainID()
+        let token = try #require(try server.call("test_deployToken") as? String)
+        for i in 1...40 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000a11ce", "0x\(String(i * 7, radix: 16))"]) }
+        let head = try server.blockNumber()
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-eth-crash-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = "\(root)/data", plugins = "\(root)/plugins"
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.bundledPlugin("eth_rpc"), toPath: "\(plugins)/libsbplugin_eth_rpc.so")
+        let arguments = ["source-run", data, plugins, server.url, String(chainID), String(head)]
+
+        // 1. Killed by the hook in its 8th transaction: block 7's log is appended, its block record not.
+        let hooked = Process()
+        hooked.executableURL = URL(fileURLWithPath: TestPaths.queueTool)
+        hooked.arguments = arguments
+        hooked.environment = ProcessInfo.processInfo.environment.merging(["STARBLOOM_FAULT_KILL_IN_TRANSACTION": "8"]) { $1 }
+        hooked.standardOutput = FileHandle.nullDevice
+        try hooked.run()
+        hooked.waitUntilExit()
+        #expect(hooked.terminationReason == .uncaughtSignal && hooked.terminationStatus == SIGKILL)
+        do {
+            let queue = try DurableQueue(directory: "\(data)/queue", defaults: TopicSettings())
+            defer { queue.close() }
+            let logs = try queue.read(topic: "eth.logs", from: 0, limit: 1_000).count
+            let blocks = try queue.read(topic: "eth.blocks", from: 0, limit: 1_000).count
+            // Transaction n publishes block n - 1 (batch_blocks 1); blocks 2... hold one log each.
+            // The 8th (block 7) was killed between its log and its block record.
+            #expect(blocks == 7 && logs == 6, "the kill should leave block 7's log without its block record: \(logs) logs, \(blocks) blocks")
+        }
+        // 2. Killed at arbitrary moments of the backfill.
+        var kills = 0
+        for killAfter in [14, 22, 31] {
+            let (acknowledged, killed) = try runAndKill(arguments: arguments, killAfter: killAfter)
+            if killed && acknowledged < 40 { kills += 1 }
+        }
+        #expect(kills >= 2, "the runs ended before they could be killed")
+        // 3. Runs to the head.
+        let last = Process()
+        last.executableURL = URL(fileURLWithPath: TestPaths.queueTool)
+        last.arguments = arguments
+        let output = Pipe()
+        last.standardOutput = output
+        try last.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        last.waitUntilExit()
+        try #require(last.terminationStatus == 0 && text.hasSuffix("done\n"), "\(text.suffix(300))")
+
+        let queue = try DurableQueue(directory: "\(data)/queue", defaults: TopicSettings())
+        defer { queue.close() }
+        let logRecords = try queue.read(topic: "eth.logs", from: 0, limit: 100_000)
+        let blockRecords = try queue.read(topic: "eth.blocks", from: 0, limit: 100_000)
+        #expect(!(logRecords + blockRecords).contains { $0.header("starbloom-revert") != nil }, "no reorg happened")
+        let canonical = try #require(try server.call("eth_getLogs", [["fromBlock": "0x0", "toBlock": "0x" + String(head, radix: 16)]]) as? [[String: Any]])
+        #expect(canonical.count == 40)
+        func identity(_ log: [String: Any]) -> String {
+            ["address", "blockNumber", "blockHash", "transactionHash", "logIndex", "data"].map { "\(log[$0] ?? "nil")" }.joined(separator: "|")
+        }
+        let published = try logRecords.map { try EthRPCTests.object($0.payloadText) }
+        #expect(published.map(identity) == canonical.map(identity), "published \(published.count) logs, canonical \(canonical.count)")
+        #expect(published.allSatisfy { ($0["address"] as? String) == token })
+        #expect(blockRecords.map(\.keyText) == (0...head).map { String($0) })
+        // Every record carries its transaction sequence number, each number once, in order.
+        let sequences = (logRecords + blockRecords).compactMap { $0.header("starbloom-txn") }
+        #expect(sequences.count == logRecords.count + blockRecords.count)
+        #expect(Set(sequences).count == sequences.count)
     }
 }
 

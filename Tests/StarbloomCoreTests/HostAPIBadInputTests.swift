@@ -49,6 +49,81 @@ struct HostAPIBadInputTests {
         withExtendedLifetime(context) {}
     }
 
+    @Test("publish_batch_checkpoint: bad input saves and publishes nothing; a committed transaction's missing records are appended before the next start, each once")
+    func transactionalPublish() async throws {
+        let services = HostServices(queue: InMemoryQueue(maxRecordBytes: 1024))
+        let context = InstanceContext(instanceName: "src", pluginName: "test", services: services, outputTopic: "out",
+                                      metricTable: PluginMetricTable(), logBuffer: LogBuffer())
+        let ctx = OpaquePointer(Unmanaged.passUnretained(context).toOpaque())
+        let api = HostAPITable.shared.pointee
+        func lastError() -> String { api.last_error(ctx).map { String(cString: $0) } ?? "" }
+        let owner = InstanceContext.namespace(of: "src")
+        let state: [UInt8] = Array("cursor-1".utf8)
+
+        try state.withUnsafeBufferPointer { stateBytes in
+            let checkpoint = sb_bytes(ptr: stateBytes.baseAddress, len: stateBytes.count)
+            #expect(api.publish_batch_checkpoint(ctx, nil, 2, checkpoint) == SB_ERR_INVALID_ARGUMENT)
+            #expect(lastError().contains("records is NULL"))
+            var record = sb_record()
+            #expect(api.publish_batch_checkpoint(ctx, &record, 65_537, checkpoint) == SB_ERR_INVALID_ARGUMENT)
+            let big = [UInt8](repeating: 1, count: (1 << 20) + 1)
+            big.withUnsafeBufferPointer { bytes in
+                #expect(api.publish_batch_checkpoint(ctx, nil, 0, sb_bytes(ptr: bytes.baseAddress, len: bytes.count)) == SB_ERR_TOO_LARGE)
+            }
+            let payloads = ["a", "b", String(repeating: "x", count: 2000)].map { Array($0.utf8) }
+            try "bad topic!".withCString { badTopic in
+                try payloads[0].withUnsafeBufferPointer { a in
+                    try payloads[1].withUnsafeBufferPointer { b in
+                        try payloads[2].withUnsafeBufferPointer { x in
+                            var records = [sb_record(), sb_record()]
+                            records[0].payload = sb_bytes(ptr: a.baseAddress, len: a.count)
+                            records[1].payload = sb_bytes(ptr: x.baseAddress, len: x.count)
+                            #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_ERR_TOO_LARGE)
+                            #expect(lastError().contains("nothing was published or saved"))
+                            records[1].payload = sb_bytes(ptr: b.baseAddress, len: b.count)
+                            records[1].topic = sb_str(ptr: badTopic, len: 10)
+                            #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_ERR_INVALID_ARGUMENT)
+                            #expect(services.checkpoints.load(owner: owner) == nil, "a refused call saves no checkpoint")
+                            #expect(services.queue.topics().allSatisfy { $0.published == 0 })
+
+                            records[1].topic = sb_str()
+                            #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_OK)
+                            #expect(api.publish_batch_checkpoint(ctx, records, 1, checkpoint) == SB_OK)
+                        }
+                    }
+                }
+            }
+        }
+        let published = try services.queue.read(topic: "out", from: 0, limit: 10)
+        #expect(published.map(\.payloadText) == ["a", "b", "a"])
+        #expect(published.map { $0.header("starbloom-txn") } == ["src:1", "src:2", "src:3"])
+        #expect(services.checkpoints.load(owner: owner) == state)
+        let stored = try #require(try services.checkpoints.transaction(owner: owner))
+        #expect(stored.nextSequence == 4)
+        let pending = try #require(stored.pending, "the last transaction's records stay until a clean stop")
+
+        // Everything arrived: recovery appends nothing and drops the pending records.
+        #expect(try PublishTransaction.recover(instance: "src", owner: owner, services: services) == nil)
+        #expect(try services.checkpoints.transaction(owner: owner)?.pending == nil)
+        #expect(try services.queue.read(topic: "out", from: 0, limit: 10).count == 3)
+
+        // A host that committed the last transaction (record 3) and died before appending it:
+        // recovery appends exactly what is missing.
+        let crashed = HostServices(queue: InMemoryQueue(maxRecordBytes: 1024))
+        try crashed.checkpoints.save(owner: owner, state: state, transaction: PublishTransactionState(nextSequence: 4, pending: pending))
+        _ = try await crashed.queue.publish(topic: "out", records: [published[0], published[1]].map {
+            QueueRecord(topic: "out", offset: 0, key: $0.key, payload: $0.payload, headers: $0.headers, eventTimeNs: $0.eventTimeNs)
+        })
+        let done = try PublishTransaction.recover(instance: "src", owner: owner, services: crashed)
+        #expect(done?.contains("appended 1 of its 1 records") == true, "\(done ?? "nil")")
+        let recovered = try crashed.queue.read(topic: "out", from: 0, limit: 10)
+        #expect(recovered.map(\.payloadText) == ["a", "b", "a"])
+        #expect(recovered.map { $0.header("starbloom-txn") } == ["src:1", "src:2", "src:3"])
+        #expect(recovered[2].eventTimeNs == published[2].eventTimeNs, "the event time is fixed at commit")
+        #expect(try PublishTransaction.recover(instance: "src", owner: owner, services: crashed) == nil, "a second recovery does nothing")
+        withExtendedLifetime(context) {}
+    }
+
     @Test("metric_register and timeseries_write refuse bad names, NaN and too many tags")
     func metricsAndSeriesBadInput() {
         let services = HostServices()

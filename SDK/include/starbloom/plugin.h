@@ -101,7 +101,7 @@ extern "C" {
 /* ======================================================================== */
 
 #define SB_ABI_MAJOR 1
-#define SB_ABI_MINOR 0
+#define SB_ABI_MINOR 1
 
 /* The one symbol every plugin exports. Its type is sb_plugin_entry_fn. */
 #define SB_PLUGIN_ENTRY_SYMBOL "starbloom_plugin_entry"
@@ -381,6 +381,36 @@ typedef struct sb_host_api {
     /* Releases a buffer returned by the host; sets it to {NULL, 0}.
      * Passing {NULL, 0} is a no-op. */
     void (*buffer_free)(sb_host_ctx *ctx, sb_buffer *buffer);
+
+    /* ---- transactional publishing (since 1.1) ------------------------------ */
+
+    /* Appends `count` records (at most 65536 and 64 MiB of topics, keys,
+     * payloads and headers) AND saves `state` as the instance's checkpoint, as
+     * one transaction: whatever happens (an error, kill -9, power loss), once
+     * the host has restarted the instance, either every record is in its topic
+     * exactly once and checkpoint_load returns `state`, or none of them is and
+     * the checkpoint is the previous one. A source that resumes from its
+     * checkpoint therefore publishes each record exactly once. `count` 0 saves
+     * the checkpoint only (and still waits for an interrupted transaction).
+     * Each record gets one more header, "starbloom-txn" = "<instance>:<n>",
+     * n counting the instance's transactional records from 1.
+     * Buffers are borrowed for the call. Records keep their order per topic
+     * partition; records whose event_time_ns is 0 get the call's time.
+     * Errors:
+     *  - INVALID_ARGUMENT (bad topic, NULL records with count > 0, too many),
+     *    TOO_LARGE (a record above its topic's limit, more than 64 MiB, a
+     *    state above 1 MiB): checked first; nothing was published or saved.
+     *  - CONFLICT: an earlier call of this run failed half-way (below);
+     *    nothing was published or saved. Return from run.
+     *  - any other (UNAVAILABLE, INTERNAL, STOPPING): the checkpoint may or may
+     *    not be saved and some records may be appended. Return from run with
+     *    an error: before the instance starts again the host appends the
+     *    committed transaction's missing records (found by their header), so
+     *    checkpoint_load at the next start tells where to resume.
+     * Use it instead of publish_batch + checkpoint_save, which repeat records
+     * published before a crash that came before the checkpoint. */
+    sb_status (*publish_batch_checkpoint)(sb_host_ctx *ctx, const sb_record *records, size_t count,
+                                          sb_bytes state);
 
     /* New functions are appended here, each tagged "since 1.N". */
 } sb_host_api;

@@ -297,6 +297,18 @@ enum HostAPITable {
             return HostAPITable.with(ctx) { $0.wait(nanoseconds: timeout) ? 1 : 0 }
         }
 
+        api.publish_batch_checkpoint = { ctx, records, count, state in
+            guard ctx != nil else { return SB_ERR_INVALID_ARGUMENT }
+            if count > 0 && records == nil { return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "publish_batch_checkpoint: records is NULL") }
+            if count > 65_536 {
+                return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "publish_batch_checkpoint: \(count) records in one call (at most 65536)")
+            }
+            if state.len > 0 && state.ptr == nil { return HostAPITable.fail(SB_ERR_INVALID_ARGUMENT, "publish_batch_checkpoint: state.ptr is NULL") }
+            return HostAPITable.with(ctx) { context in
+                PublishTransaction.publish(context, UnsafeBufferPointer(start: records, count: count), state: CStrings.bytes(state))
+            }
+        }
+
         api.buffer_free = { _, buffer in
             guard let buffer else { return }
             free(buffer.pointee.ptr)

@@ -33,6 +33,15 @@ public final class InstanceContext: @unchecked Sendable {
 
     let logBuffer: LogBuffer
 
+    // `publish_batch_checkpoint` (see `PublishTransaction`); guarded by `transactionLock`.
+    let transactionLock = NSLock()
+    /// The sequence number of the next record published in a transaction (loaded on first use).
+    var nextPublishSequence: UInt64?
+    /// Why the last transaction's records are not all appended; further transactions wait for a restart.
+    var pendingTransactionProblem: String?
+    /// A transaction completed: its stored records may be dropped once the instance stops.
+    var transactionNeedsClearing = false
+
     init(
         instanceName: String, pluginName: String, services: HostServices, outputTopic: String?,
         metricTable: PluginMetricTable, logBuffer: LogBuffer, nonBlockingPublish: Bool = false
@@ -43,7 +52,7 @@ public final class InstanceContext: @unchecked Sendable {
         self.pluginName = pluginName
         self.services = services
         self.outputTopic = outputTopic
-        self.namespace = "instance/\(instanceName)"
+        self.namespace = Self.namespace(of: instanceName)
         self.metricTable = metricTable
         let labels = [("instance", instanceName), ("plugin", pluginName)]
         recordsOut = services.metrics.counter(
@@ -54,6 +63,9 @@ public final class InstanceContext: @unchecked Sendable {
         logger[metadataKey: "instance"] = .string(instanceName)
         self.logger = logger
     }
+
+    /// Where an instance's key-value entries and checkpoint live; survives restarts.
+    static func namespace(of instanceName: String) -> String { "instance/\(instanceName)" }
 
     // MARK: Stop signal
 

@@ -85,6 +85,30 @@ public final class InMemoryCheckpointStore: CheckpointStore, @unchecked Sendable
         defer { lock.unlock() }
         return states[owner]
     }
+
+    private var transactions: [String: PublishTransactionState] = [:]
+
+    public func save(owner: String, state: [UInt8], transaction: PublishTransactionState) throws(StoreError) {
+        if state.count > StoreLimits.maxValueBytes {
+            throw StoreError(code: .tooLarge, message: "checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        states[owner] = state
+        transactions[owner] = transaction
+    }
+
+    public func transaction(owner: String) throws(StoreError) -> PublishTransactionState? {
+        lock.lock()
+        defer { lock.unlock() }
+        return transactions[owner]
+    }
+
+    public func clearPending(owner: String) throws(StoreError) {
+        lock.lock()
+        defer { lock.unlock() }
+        transactions[owner]?.pending = nil
+    }
 }
 
 /// Time-series stand-in: the most recent `capacity` points, oldest dropped first.

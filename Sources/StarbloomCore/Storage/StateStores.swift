@@ -37,6 +37,25 @@ public protocol KeyValueStore: AnyObject, Sendable {
 public protocol CheckpointStore: AnyObject, Sendable {
     func save(owner: String, state: [UInt8]) throws(StoreError)
     func load(owner: String) -> [UInt8]?
+    /// Saves the checkpoint and the owner's publish transaction state together, atomically
+    /// (`publish_batch_checkpoint`, see `PublishTransaction`).
+    func save(owner: String, state: [UInt8], transaction: PublishTransactionState) throws(StoreError)
+    func transaction(owner: String) throws(StoreError) -> PublishTransactionState?
+    /// Forgets the pending records once all of them are appended; keeps the sequence.
+    func clearPending(owner: String) throws(StoreError)
+}
+
+/// What `publish_batch_checkpoint` keeps per instance beside its checkpoint: the sequence number of
+/// its next record and, while the last transaction's records may not all be appended yet, those
+/// records (encoded by `PublishTransaction`).
+public struct PublishTransactionState: Sendable, Equatable {
+    public var nextSequence: UInt64
+    public var pending: [UInt8]?
+
+    public init(nextSequence: UInt64, pending: [UInt8]?) {
+        self.nextSequence = nextSequence
+        self.pending = pending
+    }
 }
 
 public struct TimeSeriesPoint: Sendable, Equatable {

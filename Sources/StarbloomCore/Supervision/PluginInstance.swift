@@ -217,6 +217,16 @@ public final class PluginInstance: @unchecked Sendable {
         if plugin.kind == .sink && spec.inputs.isEmpty {
             return giveUp("sink instance '\(name)' needs at least one input topic pattern (inputs = [...])")
         }
+        // A transaction the last run committed but did not finish appending is finished first, so
+        // that the checkpoint the plugin loads and the topics agree (see `PublishTransaction`).
+        do {
+            if let done = try PublishTransaction.recover(instance: name, owner: InstanceContext.namespace(of: name), services: services) {
+                logger.warning("\(done)")
+                logBuffer.append("warning: \(done)")
+            }
+        } catch {
+            return failed("cannot complete the publish transaction left by the last run: \(error)", id: id)
+        }
         let context = InstanceContext(
             instanceName: name, pluginName: plugin.name, services: services, outputTopic: spec.output,
             metricTable: metricTable, logBuffer: logBuffer, nonBlockingPublish: spec.nonBlockingPublish)
@@ -397,6 +407,12 @@ public final class PluginInstance: @unchecked Sendable {
         if done == nil {
             abandoned.append(Abandoned(context: run.context, config: run.config))
             logger.error("destroy did not return in time; instance memory abandoned")
+            return
+        }
+        // Every transaction of the run is appended: the next start need not look for its records.
+        let context = run.context
+        if context.transactionNeedsClearing && context.pendingTransactionProblem == nil {
+            try? services.checkpoints.clearPending(owner: context.namespace)
         }
     }
 

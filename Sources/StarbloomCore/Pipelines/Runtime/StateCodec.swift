@@ -24,6 +24,14 @@ struct StateWriter {
 
     mutating func string(_ value: String) { bytes(Array(value.utf8)) }
 
+    /// Length-prefixed bytes from a borrowed buffer (no intermediate array).
+    mutating func bytes(_ pointer: UnsafeRawPointer?, count: Int) {
+        varint(UInt64(count))
+        if let pointer, count > 0 { bytes.append(contentsOf: UnsafeRawBufferPointer(start: pointer, count: count)) }
+    }
+
+    mutating func reserveCapacity(_ count: Int) { bytes.reserveCapacity(count) }
+
     mutating func uint256(_ value: UInt256) {
         varint(value.w0); varint(value.w1); varint(value.w2); varint(value.w3)
     }

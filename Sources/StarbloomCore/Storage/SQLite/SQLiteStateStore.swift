@@ -43,6 +43,11 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             CREATE TABLE pipeline_checkpoints (name TEXT PRIMARY KEY, state BLOB NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
             CREATE TABLE pipeline_outbox (name TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (name, seq)) WITHOUT ROWID;
             """),
+        // Sources' transactional publishing (`PublishTransaction`): the next record sequence number
+        // and the records committed with the checkpoint that may not all be appended yet.
+        .init(version: 4, sql: """
+            CREATE TABLE publish_transactions (owner TEXT PRIMARY KEY, next_sequence INTEGER NOT NULL, pending BLOB) WITHOUT ROWID;
+            """),
     ]
 
     public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
@@ -362,6 +367,52 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             let statement = try connection.statement("SELECT state FROM checkpoints WHERE owner = ?1")
             try statement.bind(1, owner)
             return try statement.step() ? statement.blob(0) : nil
+        }
+    }
+
+    public func save(owner: String, state: [UInt8], transaction: PublishTransactionState) throws(StoreError) {
+        if state.count > StoreLimits.maxValueBytes {
+            throw StoreError(code: .tooLarge, message: "checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
+        }
+        try write { connection, _ in
+            let checkpoint = try connection.statement("""
+                INSERT INTO checkpoints (owner, state, updated_at) VALUES (?1, ?2, ?3)
+                ON CONFLICT (owner) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+                """)
+            try checkpoint.bind(1, owner)
+            try checkpoint.bind(2, state)
+            try checkpoint.bind(3, Self.nowMs())
+            try checkpoint.run()
+            let record = try connection.statement("""
+                INSERT INTO publish_transactions (owner, next_sequence, pending) VALUES (?1, ?2, ?3)
+                ON CONFLICT (owner) DO UPDATE SET next_sequence = excluded.next_sequence, pending = excluded.pending
+                """)
+            try record.bind(1, owner)
+            try record.bind(2, Int64(bitPattern: transaction.nextSequence))
+            if let pending = transaction.pending { try record.bind(3, pending) } else { try record.bindNull(3) }
+            try record.run()
+        }
+    }
+
+    public func transaction(owner: String) throws(StoreError) -> PublishTransactionState? {
+        do {
+            return try database.read { connection in
+                let statement = try connection.statement("SELECT next_sequence, pending IS NOT NULL, pending FROM publish_transactions WHERE owner = ?1")
+                try statement.bind(1, owner)
+                guard try statement.step() else { return nil }
+                return PublishTransactionState(nextSequence: UInt64(bitPattern: statement.int64(0)),
+                                               pending: statement.int64(1) != 0 ? statement.blob(2) : nil)
+            }
+        } catch {
+            throw StoreError(code: .invalid, message: "cannot read the publish transaction of '\(owner)': \(error)")
+        }
+    }
+
+    public func clearPending(owner: String) throws(StoreError) {
+        try write { connection, _ in
+            let statement = try connection.statement("UPDATE publish_transactions SET pending = NULL WHERE owner = ?1")
+            try statement.bind(1, owner)
+            try statement.run()
         }
     }
 }

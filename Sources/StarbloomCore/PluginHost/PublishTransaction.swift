@@ -1,0 +1,285 @@
+import CStarbloomABI
+import Foundation
+import Synchronization
+
+/// `publish_batch_checkpoint` (ABI 1.1): a source's records and its checkpoint as one transaction,
+/// so that a source resuming from its checkpoint publishes every record exactly once, even across
+/// `kill -9`.
+///
+/// The queue and the checkpoint live in different files, so the host does not try to make them
+/// commit together. Instead (as pipelines do with their outbox):
+///  1. the checkpoint and the records, each numbered with the instance's next sequence numbers, are
+///     committed in one SQLite transaction (`CheckpointStore.save(owner:state:transaction:)`);
+///  2. the records are appended, each carrying the header `starbloom-txn: <instance>:<sequence>`;
+///  3. if step 2 did not finish (crash, I/O error), then before the instance next starts
+///     `recover` reads the topics from where they ended at step 1, finds which sequence numbers
+///     arrived, and appends the others.
+/// So after any crash the checkpoint and the records agree: a record of a committed checkpoint is in
+/// its topic exactly once, and nothing of an uncommitted call is.
+///
+/// One transaction at a time per instance (`InstanceContext.transactionLock`).
+enum PublishTransaction {
+    static let header = "starbloom-txn"
+    /// Topics, keys, payloads and headers of one call, at most.
+    static let maxBytes = 64 << 20
+
+    /// Crash tests only: STARBLOOM_FAULT_KILL_IN_TRANSACTION=N kills this process with SIGKILL in
+    /// its Nth transaction, after the commit and the first topic's append (the rest is not appended).
+    private static let faultKillAt = ProcessInfo.processInfo.environment["STARBLOOM_FAULT_KILL_IN_TRANSACTION"].flatMap { Int($0) }
+    private static let transactionsInProcess = Atomic<Int>(0)
+
+    // MARK: Publishing
+
+    static func publish(_ context: InstanceContext, _ records: UnsafeBufferPointer<sb_record>, state: [UInt8]) -> sb_status {
+        context.transactionLock.lock()
+        defer { context.transactionLock.unlock() }
+        if let pending = context.pendingTransactionProblem {
+            return HostAPITable.fail(SB_ERR_CONFLICT, "publish_batch_checkpoint: an earlier transaction of this instance is not complete (\(pending)); return from run: the host completes it before the instance starts again")
+        }
+        if state.count > StoreLimits.maxValueBytes {
+            return HostAPITable.fail(SB_ERR_TOO_LARGE, "publish_batch_checkpoint: checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
+        }
+        // Everything that can be refused is checked before anything is written.
+        var runs: [(range: Range<Int>, appender: any TopicAppender)] = []
+        var total = 0
+        do throws(QueueError) {
+            var start = 0
+            while start < records.count {
+                let topic = records[start].topic
+                var end = start + 1
+                while end < records.count, HostAPITable.sameTopic(records[end].topic, topic) { end += 1 }
+                let appender = try context.appender(for: topic)
+                for index in start..<end {
+                    if let problem = appender.problem(with: records[index]) { throw problem }
+                    total += size(of: records[index])
+                }
+                runs.append((start..<end, appender))
+                start = end
+            }
+        } catch {
+            context.publishErrors.add()
+            return HostAPITable.fail(HostAPITable.status(for: error), "publish_batch_checkpoint: \(error.message); nothing was published or saved")
+        }
+        if total > maxBytes {
+            return HostAPITable.fail(SB_ERR_TOO_LARGE, "publish_batch_checkpoint: \(total) bytes of records in one call (at most \(maxBytes)); nothing was published or saved")
+        }
+
+        // 1. Commit the checkpoint with the records.
+        let store = context.services.checkpoints
+        let firstSequence: UInt64
+        do throws(StoreError) {
+            if let known = context.nextPublishSequence { firstSequence = known }
+            else { firstSequence = try store.transaction(owner: context.namespace)?.nextSequence ?? 1 }
+        } catch {
+            return HostAPITable.fail(SB_ERR_UNAVAILABLE, "publish_batch_checkpoint: \(error.message)")
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1e9)
+        let targets = Set(runs.map(\.appender.name))
+        var starts: [String: [UInt64]] = [:]
+        for topic in context.services.queue.topics() where targets.contains(topic.name) {
+            starts[topic.name] = topic.partitions.map(\.nextOffset)
+        }
+        let pending = encode(records, runs: runs, firstSequence: firstSequence, defaultEventTimeNs: now, scanStarts: starts, capacity: total)
+        do throws(StoreError) {
+            try store.save(owner: context.namespace, state: state,
+                           transaction: PublishTransactionState(nextSequence: firstSequence + UInt64(records.count), pending: records.isEmpty ? nil : pending))
+        } catch {
+            context.publishErrors.add()
+            return HostAPITable.fail(HostAPITable.status(for: error), "publish_batch_checkpoint: the checkpoint was not saved: \(error.message); nothing was published")
+        }
+        context.nextPublishSequence = firstSequence + UInt64(records.count)
+        if records.isEmpty { return SB_OK }
+
+        // 2. Append, each record tagged with its sequence number.
+        do throws(QueueError) {
+            try withTagged(records, instance: context.instanceName, firstSequence: firstSequence) { tagged throws(QueueError) in
+                for (index, run) in runs.enumerated() {
+                    _ = try run.appender.append(UnsafeBufferPointer(rebasing: tagged[run.range]), defaultEventTimeNs: now, nonBlocking: false)
+                    if index == 0, let killAt = faultKillAt, transactionsInProcess.add(1, ordering: .relaxed).newValue == killAt {
+                        kill(getpid(), SIGKILL)
+                    }
+                }
+            }
+        } catch {
+            context.publishErrors.add()
+            context.pendingTransactionProblem = error.message
+            return HostAPITable.fail(HostAPITable.status(for: error) == SB_ERR_INVALID_ARGUMENT ? SB_ERR_INTERNAL : HostAPITable.status(for: error),
+                                     "publish_batch_checkpoint: the checkpoint is saved but appending its records failed: \(error.message); return from run: the host appends the rest before the instance starts again")
+        }
+        context.transactionNeedsClearing = true
+        context.recordsOut.add(UInt64(records.count))
+        return SB_OK
+    }
+
+    private static func size(of record: sb_record) -> Int {
+        var bytes = record.topic.len + record.key.len + record.payload.len
+        for index in 0..<record.header_count { bytes += record.headers[index].name.len + record.headers[index].value.len }
+        return bytes
+    }
+
+    /// Calls `body` with copies of `records` (pointing at the same bytes) that carry one more header,
+    /// `starbloom-txn: <instance>:<sequence>`.
+    private static func withTagged<R>(_ records: UnsafeBufferPointer<sb_record>, instance: String, firstSequence: UInt64,
+                                      _ body: (UnsafeBufferPointer<sb_record>) throws(QueueError) -> R) throws(QueueError) -> R {
+        let headerCount = records.reduce(0) { $0 + $1.header_count + 1 }
+        var text: [UInt8] = []
+        text.reserveCapacity(records.count * (instance.utf8.count + 12))
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(records.count)
+        for index in 0..<records.count {
+            let start = text.count
+            text += instance.utf8
+            text.append(UInt8(ascii: ":"))
+            text += String(firstSequence + UInt64(index)).utf8
+            ranges.append(start..<text.count)
+        }
+        // Plain allocations rather than nested closures: the body's typed error passes straight through.
+        let tagged = UnsafeMutablePointer<sb_record>.allocate(capacity: max(records.count, 1))
+        let headers = UnsafeMutablePointer<sb_header>.allocate(capacity: max(headerCount, 1))
+        let values = UnsafeMutablePointer<UInt8>.allocate(capacity: max(text.count, 1))
+        let name = UnsafeMutablePointer<CChar>.allocate(capacity: header.utf8.count)
+        defer {
+            tagged.deallocate()
+            headers.deallocate()
+            values.deallocate()
+            name.deallocate()
+        }
+        for (index, byte) in text.enumerated() { values[index] = byte }
+        for (index, byte) in header.utf8.enumerated() { name[index] = CChar(bitPattern: byte) }
+        var next = 0
+        for (index, record) in records.enumerated() {
+            let first = next
+            for h in 0..<record.header_count { headers[next] = record.headers[h]; next += 1 }
+            headers[next] = sb_header(name: sb_str(ptr: name, len: header.utf8.count),
+                                      value: sb_bytes(ptr: values + ranges[index].lowerBound, len: ranges[index].count))
+            next += 1
+            var copy = record
+            copy.headers = UnsafePointer(headers + first)
+            copy.header_count = record.header_count + 1
+            tagged[index] = copy
+        }
+        return try body(UnsafeBufferPointer(start: tagged, count: records.count))
+    }
+
+    // MARK: The pending records
+
+    private static func encode(_ records: UnsafeBufferPointer<sb_record>, runs: [(range: Range<Int>, appender: any TopicAppender)],
+                               firstSequence: UInt64, defaultEventTimeNs: Int64, scanStarts: [String: [UInt64]], capacity: Int) -> [UInt8] {
+        var writer = StateWriter()
+        writer.reserveCapacity(capacity + records.count * 16 + 64)
+        writer.varint(1) // format
+        writer.varint(firstSequence)
+        writer.varint(UInt64(scanStarts.count))
+        for (topic, offsets) in scanStarts.sorted(by: { $0.key < $1.key }) {
+            writer.string(topic)
+            writer.varint(UInt64(offsets.count))
+            for offset in offsets { writer.varint(offset) }
+        }
+        writer.varint(UInt64(records.count))
+        for run in runs {
+            let topic = run.appender.name // resolved: an empty topic field means the output topic
+            for index in run.range {
+                let record = records[index]
+                writer.string(topic)
+                writer.bytes(record.key.ptr, count: record.key.len)
+                writer.bytes(record.payload.ptr, count: record.payload.len)
+                writer.int(record.event_time_ns == 0 ? defaultEventTimeNs : record.event_time_ns)
+                writer.varint(UInt64(record.header_count))
+                for h in 0..<record.header_count {
+                    writer.bytes(record.headers[h].name.ptr, count: record.headers[h].name.len)
+                    writer.bytes(record.headers[h].value.ptr, count: record.headers[h].value.len)
+                }
+            }
+        }
+        return writer.bytes
+    }
+
+    struct Pending {
+        var firstSequence: UInt64
+        var scanStarts: [String: [UInt64]]
+        var records: [QueueRecord]
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(StateDecodingError) -> Pending {
+        var reader = StateReader(bytes)
+        guard try reader.varint() == 1 else { throw StateDecodingError(message: "unknown format of the pending records") }
+        let firstSequence = try reader.varint()
+        var starts: [String: [UInt64]] = [:]
+        for _ in 0..<(try reader.count(limit: 1 << 16)) {
+            let topic = try reader.string()
+            var offsets: [UInt64] = []
+            for _ in 0..<(try reader.count(limit: 1 << 16)) { offsets.append(try reader.varint()) }
+            starts[topic] = offsets
+        }
+        var records: [QueueRecord] = []
+        for _ in 0..<(try reader.count(limit: 1 << 17)) {
+            let topic = try reader.string(), key = try reader.bytes(), payload = try reader.bytes(), time = try reader.int()
+            var headers: [QueueRecord.Header] = []
+            for _ in 0..<(try reader.count(limit: 4096)) { headers.append(QueueRecord.Header(name: try reader.string(), value: try reader.bytes())) }
+            records.append(QueueRecord(topic: topic, offset: 0, key: key, payload: payload, headers: headers, eventTimeNs: time))
+        }
+        return Pending(firstSequence: firstSequence, scanStarts: starts, records: records)
+    }
+
+    // MARK: Recovery
+
+    /// Before an instance starts: appends whatever its last committed transaction did not get to
+    /// append. Returns what it did (for the log), or nil when there was nothing to do.
+    static func recover(instance: String, owner: String, services: HostServices) throws -> String? {
+        guard let state = try services.checkpoints.transaction(owner: owner), let bytes = state.pending else { return nil }
+        let pending: Pending
+        do { pending = try decode(bytes) } catch {
+            throw StoreError(code: .invalid, message: "the pending records of instance '\(instance)' are unreadable: \(error)")
+        }
+        let targets = Set(pending.records.map(\.topic))
+        let lastSequence = pending.firstSequence + UInt64(pending.records.count)
+        let found = try arrivedSequences(instance: instance, in: targets, from: pending.scanStarts, range: pending.firstSequence..<lastSequence, queue: services.queue)
+        var missing = 0
+        var run: [QueueRecord] = []
+        func flush() throws {
+            guard let topic = run.first?.topic else { return }
+            let arena = RecordArena(run)
+            defer { arena.release() }
+            _ = try services.queue.topic(named: topic).append(UnsafeBufferPointer(start: arena.records, count: run.count), defaultEventTimeNs: 0)
+            run = []
+        }
+        for (index, record) in pending.records.enumerated() {
+            let sequence = pending.firstSequence + UInt64(index)
+            if found.contains(sequence) { continue }
+            if let topic = run.first?.topic, topic != record.topic || run.count >= 1_024 { try flush() }
+            var tagged = record
+            tagged.headers.append(QueueRecord.Header(name: header, value: Array("\(instance):\(sequence)".utf8)))
+            run.append(tagged)
+            missing += 1
+        }
+        try flush()
+        try services.checkpoints.clearPending(owner: owner)
+        return missing == 0 ? nil : "completed the transaction interrupted in the last run: appended \(missing) of its \(pending.records.count) records"
+    }
+
+    /// Sequence numbers in `range` of this instance's records published after `starts` (a topic or
+    /// partition with no recorded start did not exist then: read from its beginning).
+    private static func arrivedSequences(instance: String, in topics: Set<String>, from starts: [String: [UInt64]],
+                                         range: Range<UInt64>, queue: any MessageQueue) throws(QueueError) -> Set<UInt64> {
+        var found = Set<UInt64>()
+        let prefix = Array("\(instance):".utf8)
+        for topic in queue.topics() where topics.contains(topic.name) {
+            for partition in topic.partitions {
+                let recorded = starts[topic.name].flatMap { partition.partition < $0.count ? $0[partition.partition] : nil } ?? 0
+                var offset = max(recorded, partition.firstOffset)
+                while offset < partition.nextOffset {
+                    let page = try queue.read(topic: topic.name, partition: partition.partition, from: offset, limit: 1_000)
+                    guard let last = page.last else { break }
+                    for record in page {
+                        guard let value = record.headers.last(where: { $0.name == header })?.value,
+                              value.count > prefix.count, value.starts(with: prefix),
+                              let sequence = UInt64(String(decoding: value[prefix.count...], as: UTF8.self)), range.contains(sequence) else { continue }
+                        found.insert(sequence)
+                    }
+                    offset = last.offset + 1
+                }
+            }
+        }
+        return found
+    }
+}
