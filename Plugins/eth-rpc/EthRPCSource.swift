@@ -36,6 +36,7 @@ final class EthRPCSource: StarbloomSource {
             .bool("emit_receipts", default: false, doc: "publish each transaction's receipt on topic_receipts (one eth_getTransactionReceipt per transaction, batched)"),
             .string("topic_transactions", default: "chain.transactions", doc: "topic of transaction records"),
             .string("topic_receipts", default: "chain.receipts", doc: "topic of receipt records"),
+            .bool("exactly_once", default: true, doc: "publish each range and its checkpoint as one transaction (no duplicate after a crash); false: at-least-once, faster (the records are not also written to the host's pending-records file)"),
         ])
 
     struct Settings {
@@ -62,6 +63,7 @@ final class EthRPCSource: StarbloomSource {
         var emitReceipts: Bool
         var topicTransactions: String
         var topicReceipts: String
+        var exactlyOnce: Bool
     }
 
     struct Shared {
@@ -167,7 +169,8 @@ final class EthRPCSource: StarbloomSource {
             reorgWindow: Int(try range("reorg_window", config.int("reorg_window") ?? 128, 1, 10_000)),
             topicBlocks: topicBlocks, topicLogs: topicLogs,
             emitTransactions: config.bool("emit_transactions") ?? false, emitReceipts: config.bool("emit_receipts") ?? false,
-            topicTransactions: topicTransactions, topicReceipts: topicReceipts)
+            topicTransactions: topicTransactions, topicReceipts: topicReceipts,
+            exactlyOnce: config.bool("exactly_once") ?? true)
         let metrics = RPCClient.Metrics(
             requests: try host.counter("requests_total", help: "JSON-RPC HTTP requests sent (a batch counts once)"),
             errors: try host.counter("request_errors_total", help: "failed requests (transport, HTTP status, malformed JSON, JSON-RPC error)"),
@@ -563,8 +566,16 @@ final class EthRPCSource: StarbloomSource {
     /// may have committed ends the run (`TransactionInterrupted`): the host completes the
     /// transaction before the next start, which resumes from whatever the checkpoint then says.
     private func publishWithCheckpoint() throws {
+        let checkpoint = CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true)
+        if !settings.exactlyOnce {
+            // At-least-once: a crash between the two repeats this batch after the restart.
+            try host.publish(batch)
+            try host.saveCheckpoint(checkpoint)
+            batch.removeAll()
+            return
+        }
         do throws(PluginError) {
-            try host.publish(batch, checkpoint: CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true))
+            try host.publish(batch, checkpoint: checkpoint)
         } catch {
             let refusedBeforeWriting = error.status == SB_ERR_INVALID_ARGUMENT || error.status == SB_ERR_TOO_LARGE
             if refusedBeforeWriting { throw error }

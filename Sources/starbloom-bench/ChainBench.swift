@@ -38,10 +38,13 @@ enum ChainBench {
             fflush(nil)
             if quick { return }
         }
-        for (decode, durability) in [(Decode.instance, TopicSettings.Durability.always), (.instance, .none), (.pipelineStep, .always)] {
-            let full = try ingest(url: fixtureURL, chainID: chainID, blocks: blocks, logs: logs, decode: decode, reorgWindow: 128, durability: durability)
+        // eth-rpc's exactly_once (default true) writes each range's records twice; false shows what it costs.
+        let e2eRows: [(Decode, TopicSettings.Durability, Bool)] = [(.instance, .always, true), (.instance, .always, false), (.instance, .none, true), (.pipelineStep, .always, true)]
+        for (decode, durability, exactlyOnce) in e2eRows {
+            let full = try ingest(url: fixtureURL, chainID: chainID, blocks: blocks, logs: logs, decode: decode, reorgWindow: 128, durability: durability, exactlyOnce: exactlyOnce)
             let how = decode == .instance ? "evm-decode instance (inputs `chain.logs`)" : "pipeline with an evm-decode processor step"
-            print(row("eth-rpc → `chain.logs` → \(how) → `chain.decoded` (end to end), durability `\(durability)`", full.decodedSeconds, logs: logs, blocks: blocks,
+            let mode = exactlyOnce ? "exactly once" : "`exactly_once = false` (at-least-once)"
+            print(row("eth-rpc → `chain.logs` → \(how) → `chain.decoded` (end to end), durability `\(durability)`, \(mode)", full.decodedSeconds, logs: logs, blocks: blocks,
                       note: "`chain.logs` complete after \(String(format: "%.2f", full.logsSeconds)) s"))
             fflush(nil)
             if only == "e2e" { return }
@@ -63,7 +66,7 @@ enum ChainBench {
     enum Decode { case none, instance, pipelineStep }
 
     static func ingest(url: String, chainID: UInt64, blocks: Int, logs: Int, decode decodeMode: Decode, reorgWindow: Int?, durability: TopicSettings.Durability = .always,
-                       blockTopicCount: Int? = nil) throws -> (logsSeconds: Double, decodedSeconds: Double) {
+                       blockTopicCount: Int? = nil, exactlyOnce: Bool = true) throws -> (logsSeconds: Double, decodedSeconds: Double) {
         let work = "/var/tmp/starbloom-chain-bench-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: "\(work)/plugins", withIntermediateDirectories: true)
@@ -107,6 +110,7 @@ enum ChainBench {
             "poll_interval_ms": .int(20), "batch_blocks": .int(100),
         ]
         if let reorgWindow { settings["reorg_window"] = .int(Int64(reorgWindow)) }
+        if !exactlyOnce || ProcessInfo.processInfo.environment["CHAIN_EXACTLY_ONCE"] == "0" { settings["exactly_once"] = .bool(false) }
         func published(_ topic: String) -> UInt64 { queue.topics().first { $0.name == topic }?.published ?? 0 }
         let start = DispatchTime.now().uptimeNanoseconds
         try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", settings: settings))

@@ -8,8 +8,9 @@ import Synchronization
 ///
 /// The queue and the checkpoint live in different files, so the host does not try to make them
 /// commit together. Instead (as pipelines do with their outbox):
-///  1. the checkpoint and the records, each numbered with the instance's next sequence numbers, are
-///     committed in one SQLite transaction (`CheckpointStore.save(owner:state:transaction:)`);
+///  1. the records, each numbered with the instance's next sequence numbers, are made durable in
+///     the instance's pending-records file, then the checkpoint is committed with a reference to
+///     them (`CheckpointStore.save(owner:state:transaction:)`, `PendingRecordsFiles`);
 ///  2. the records are appended, each carrying the header `starbloom-txn: <instance>:<sequence>`;
 ///  3. if step 2 did not finish (crash, I/O error), then before the instance next starts
 ///     `recover` reads the topics from where they ended at step 1, finds which sequence numbers
@@ -192,6 +193,13 @@ enum PublishTransaction {
             }
         }
         return writer.bytes
+    }
+
+    /// The first sequence number recorded in encoded pending records (nil if they are damaged).
+    static func firstSequence(of pending: [UInt8]) -> UInt64? {
+        var reader = StateReader(Array(pending.prefix(24)))
+        guard (try? reader.varint()) == 1 else { return nil }
+        return try? reader.varint()
     }
 
     struct Pending {

@@ -44,14 +44,19 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             CREATE TABLE pipeline_outbox (name TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (name, seq)) WITHOUT ROWID;
             """),
         // Sources' transactional publishing (`PublishTransaction`): the next record sequence number
-        // and the records committed with the checkpoint that may not all be appended yet.
+        // and, while the last transaction's records may not all be appended, where they are: the
+        // owner's file in `PendingRecordsFiles`, with its first sequence and size.
         .init(version: 4, sql: """
-            CREATE TABLE publish_transactions (owner TEXT PRIMARY KEY, next_sequence INTEGER NOT NULL, pending BLOB) WITHOUT ROWID;
+            CREATE TABLE publish_transactions (owner TEXT PRIMARY KEY, next_sequence INTEGER NOT NULL,
+                                               pending_first INTEGER, pending_bytes INTEGER) WITHOUT ROWID;
             """),
     ]
 
+    private let pendingFiles: PendingRecordsFiles
+
     public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path, migrations: Self.migrations)
+        pendingFiles = PendingRecordsFiles(directory: path + "-pending")
         cache = ShardedClockCache(capacityBytes: cacheBytes) { $0.value.count + 16 }
         do {
             nextVersion = try database.write { connection in
@@ -374,6 +379,15 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         if state.count > StoreLimits.maxValueBytes {
             throw StoreError(code: .tooLarge, message: "checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
         }
+        // The records first, durable before the commit that points at them.
+        var pendingFirst: UInt64?
+        if let pending = transaction.pending {
+            guard let first = PublishTransaction.firstSequence(of: pending) else {
+                throw StoreError(code: .invalid, message: "the pending records of '\(owner)' are not in the expected encoding")
+            }
+            pendingFirst = first
+            try pendingFiles.write(owner: owner, pending)
+        }
         try write { connection, _ in
             let checkpoint = try connection.statement("""
                 INSERT INTO checkpoints (owner, state, updated_at) VALUES (?1, ?2, ?3)
@@ -384,33 +398,47 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             try checkpoint.bind(3, Self.nowMs())
             try checkpoint.run()
             let record = try connection.statement("""
-                INSERT INTO publish_transactions (owner, next_sequence, pending) VALUES (?1, ?2, ?3)
-                ON CONFLICT (owner) DO UPDATE SET next_sequence = excluded.next_sequence, pending = excluded.pending
+                INSERT INTO publish_transactions (owner, next_sequence, pending_first, pending_bytes) VALUES (?1, ?2, ?3, ?4)
+                ON CONFLICT (owner) DO UPDATE SET next_sequence = excluded.next_sequence,
+                    pending_first = excluded.pending_first, pending_bytes = excluded.pending_bytes
                 """)
             try record.bind(1, owner)
             try record.bind(2, Int64(bitPattern: transaction.nextSequence))
-            if let pending = transaction.pending { try record.bind(3, pending) } else { try record.bindNull(3) }
+            if let pendingFirst, let pending = transaction.pending {
+                try record.bind(3, Int64(bitPattern: pendingFirst))
+                try record.bind(4, Int64(pending.count))
+            } else {
+                try record.bindNull(3)
+                try record.bindNull(4)
+            }
             try record.run()
         }
     }
 
     public func transaction(owner: String) throws(StoreError) -> PublishTransactionState? {
+        let row: (next: UInt64, first: UInt64?, size: Int)?
         do {
-            return try database.read { connection in
-                let statement = try connection.statement("SELECT next_sequence, pending IS NOT NULL, pending FROM publish_transactions WHERE owner = ?1")
+            row = try database.read { connection in
+                let statement = try connection.statement("SELECT next_sequence, pending_first IS NOT NULL, pending_first, pending_bytes FROM publish_transactions WHERE owner = ?1")
                 try statement.bind(1, owner)
                 guard try statement.step() else { return nil }
-                return PublishTransactionState(nextSequence: UInt64(bitPattern: statement.int64(0)),
-                                               pending: statement.int64(1) != 0 ? statement.blob(2) : nil)
+                return (UInt64(bitPattern: statement.int64(0)), statement.int64(1) != 0 ? UInt64(bitPattern: statement.int64(2)) : nil, Int(statement.int64(3)))
             }
         } catch {
             throw StoreError(code: .invalid, message: "cannot read the publish transaction of '\(owner)': \(error)")
         }
+        guard let row else { return nil }
+        guard let first = row.first else { return PublishTransactionState(nextSequence: row.next, pending: nil) }
+        let pending = try pendingFiles.read(owner: owner, size: row.size)
+        guard PublishTransaction.firstSequence(of: pending) == first else {
+            throw StoreError(code: .invalid, message: "the pending records file of '\(owner)' belongs to another transaction than the last commit")
+        }
+        return PublishTransactionState(nextSequence: row.next, pending: pending)
     }
 
     public func clearPending(owner: String) throws(StoreError) {
         try write { connection, _ in
-            let statement = try connection.statement("UPDATE publish_transactions SET pending = NULL WHERE owner = ?1")
+            let statement = try connection.statement("UPDATE publish_transactions SET pending_first = NULL, pending_bytes = NULL WHERE owner = ?1")
             try statement.bind(1, owner)
             try statement.run()
         }
