@@ -37,8 +37,8 @@ public final class InstanceContext: @unchecked Sendable {
     let transactionLock = NSLock()
     /// The sequence number of the next record published in a transaction (loaded on first use).
     var nextPublishSequence: UInt64?
-    /// Why the last transaction's records are not all appended; further transactions wait for a restart.
-    var pendingTransactionProblem: String?
+    /// Appends committed transactions in the background (its own lock).
+    let transactionAppender: TransactionAppender
     /// A transaction completed: its stored records may be dropped once the instance stops.
     var transactionNeedsClearing = false
 
@@ -47,6 +47,7 @@ public final class InstanceContext: @unchecked Sendable {
         metricTable: PluginMetricTable, logBuffer: LogBuffer, nonBlockingPublish: Bool = false
     ) {
         self.logBuffer = logBuffer
+        self.transactionAppender = TransactionAppender(instanceName: instanceName)
         self.nonBlockingPublish = nonBlockingPublish
         self.instanceName = instanceName
         self.pluginName = pluginName

@@ -18,7 +18,9 @@ import Synchronization
 /// So after any crash the checkpoint and the records agree: a record of a committed checkpoint is in
 /// its topic exactly once, and nothing of an uncommitted call is.
 ///
-/// One transaction at a time per instance (`InstanceContext.transactionLock`).
+/// One call at a time per instance (`InstanceContext.transactionLock`). Step 2 runs in the
+/// background (`TransactionAppender`), so the next call's step 1 overlaps it; records of one
+/// transaction are all appended before any of the next.
 enum PublishTransaction {
     static let header = "starbloom-txn"
     /// Topics, keys, payloads and headers of one call, at most.
@@ -34,8 +36,9 @@ enum PublishTransaction {
     static func publish(_ context: InstanceContext, _ records: UnsafeBufferPointer<sb_record>, state: [UInt8]) -> sb_status {
         context.transactionLock.lock()
         defer { context.transactionLock.unlock() }
-        if let pending = context.pendingTransactionProblem {
-            return HostAPITable.fail(SB_ERR_CONFLICT, "publish_batch_checkpoint: an earlier transaction of this instance is not complete (\(pending)); return from run: the host completes it before the instance starts again")
+        let appender = context.transactionAppender
+        if let problem = appender.problem {
+            return HostAPITable.fail(SB_ERR_CONFLICT, "publish_batch_checkpoint: an earlier transaction of this instance could not be appended (\(problem)); return from run: the host completes it before the instance starts again")
         }
         if state.count > StoreLimits.maxValueBytes {
             return HostAPITable.fail(SB_ERR_TOO_LARGE, "publish_batch_checkpoint: checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
@@ -49,12 +52,12 @@ enum PublishTransaction {
                 let topic = records[start].topic
                 var end = start + 1
                 while end < records.count, HostAPITable.sameTopic(records[end].topic, topic) { end += 1 }
-                let appender = try context.appender(for: topic)
+                let topicAppender = try context.appender(for: topic)
                 for index in start..<end {
-                    if let problem = appender.problem(with: records[index]) { throw problem }
+                    if let problem = topicAppender.problem(with: records[index]) { throw problem }
                     total += size(of: records[index])
                 }
-                runs.append((start..<end, appender))
+                runs.append((start..<end, topicAppender))
                 start = end
             }
         } catch {
@@ -65,7 +68,7 @@ enum PublishTransaction {
             return HostAPITable.fail(SB_ERR_TOO_LARGE, "publish_batch_checkpoint: \(total) bytes of records in one call (at most \(maxBytes)); nothing was published or saved")
         }
 
-        // 1. Commit the checkpoint with the records.
+        // 1. The records (in the slot the transaction being appended does not use), then the commit.
         let store = context.services.checkpoints
         let firstSequence: UInt64
         do throws(StoreError) {
@@ -80,35 +83,48 @@ enum PublishTransaction {
         for topic in context.services.queue.topics() where targets.contains(topic.name) {
             starts[topic.name] = topic.partitions.map(\.nextOffset)
         }
-        let pending = encode(records, runs: runs, firstSequence: firstSequence, defaultEventTimeNs: now, scanStarts: starts, capacity: total)
+        let appending = appender.current
+        var written: PendingRecords?
+        if !records.isEmpty {
+            let bytes = encode(records, runs: runs, firstSequence: firstSequence, defaultEventTimeNs: now, scanStarts: starts, capacity: total)
+            written = PendingRecords(slot: appending?.slot == 0 ? 1 : 0, firstSequence: firstSequence, size: bytes.count, bytes: bytes)
+        }
+        let nextSequence = firstSequence + UInt64(records.count)
         do throws(StoreError) {
-            try store.save(owner: context.namespace, state: state,
-                           transaction: PublishTransactionState(nextSequence: firstSequence + UInt64(records.count), pending: records.isEmpty ? nil : pending))
+            try store.save(owner: context.namespace, state: state, nextSequence: nextSequence, write: written,
+                           pending: [appending, written.map { PendingRecords(slot: $0.slot, firstSequence: $0.firstSequence, size: $0.size) }].compactMap { $0 })
         } catch {
             context.publishErrors.add()
             return HostAPITable.fail(HostAPITable.status(for: error), "publish_batch_checkpoint: the checkpoint was not saved: \(error.message); nothing was published")
         }
-        context.nextPublishSequence = firstSequence + UInt64(records.count)
-        if records.isEmpty { return SB_OK }
+        context.nextPublishSequence = nextSequence
+        context.transactionNeedsClearing = true
 
-        // 2. Append, each record tagged with its sequence number.
-        do throws(QueueError) {
-            try withTagged(records, instance: context.instanceName, firstSequence: firstSequence) { tagged throws(QueueError) in
-                for (index, run) in runs.enumerated() {
-                    _ = try run.appender.append(UnsafeBufferPointer(rebasing: tagged[run.range]), defaultEventTimeNs: now, nonBlocking: false)
-                    if index == 0, let killAt = faultKillAt, transactionsInProcess.add(1, ordering: .relaxed).newValue == killAt {
-                        kill(getpid(), SIGKILL)
+        // 2. Appended in the background, after the previous transaction's records: the next commit
+        // overlaps this append. The pending bytes are the copy the append reads.
+        guard let written else { return SB_OK }
+        let instance = context.instanceName
+        let count = records.count
+        let recordsOut = context.recordsOut
+        let publishErrors = context.publishErrors
+        let topicRuns = runs.map { ($0.range, $0.appender) }
+        appender.start(PendingRecords(slot: written.slot, firstSequence: firstSequence, size: written.size)) {
+            do throws(QueueError) {
+                try withViews(of: written.bytes, count: count, instance: instance) { views throws(QueueError) in
+                    for (index, run) in topicRuns.enumerated() {
+                        _ = try run.1.append(UnsafeBufferPointer(rebasing: views[run.0]), defaultEventTimeNs: now, nonBlocking: false)
+                        if index == 0, let killAt = faultKillAt, transactionsInProcess.add(1, ordering: .relaxed).newValue == killAt {
+                            kill(getpid(), SIGKILL)
+                        }
                     }
                 }
+            } catch {
+                publishErrors.add()
+                return "appending the records of a committed transaction failed: \(error.message)"
             }
-        } catch {
-            context.publishErrors.add()
-            context.pendingTransactionProblem = error.message
-            return HostAPITable.fail(HostAPITable.status(for: error) == SB_ERR_INVALID_ARGUMENT ? SB_ERR_INTERNAL : HostAPITable.status(for: error),
-                                     "publish_batch_checkpoint: the checkpoint is saved but appending its records failed: \(error.message); return from run: the host appends the rest before the instance starts again")
+            recordsOut.add(UInt64(count))
+            return nil
         }
-        context.transactionNeedsClearing = true
-        context.recordsOut.add(UInt64(records.count))
         return SB_OK
     }
 
@@ -118,48 +134,72 @@ enum PublishTransaction {
         return bytes
     }
 
-    /// Calls `body` with copies of `records` (pointing at the same bytes) that carry one more header,
-    /// `starbloom-txn: <instance>:<sequence>`.
-    private static func withTagged<R>(_ records: UnsafeBufferPointer<sb_record>, instance: String, firstSequence: UInt64,
-                                      _ body: (UnsafeBufferPointer<sb_record>) throws(QueueError) -> R) throws(QueueError) -> R {
-        let headerCount = records.reduce(0) { $0 + $1.header_count + 1 }
-        var text: [UInt8] = []
-        text.reserveCapacity(records.count * (instance.utf8.count + 12))
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(records.count)
-        for index in 0..<records.count {
-            let start = text.count
-            text += instance.utf8
-            text.append(UInt8(ascii: ":"))
-            text += String(firstSequence + UInt64(index)).utf8
-            ranges.append(start..<text.count)
-        }
-        // Plain allocations rather than nested closures: the body's typed error passes straight through.
-        let tagged = UnsafeMutablePointer<sb_record>.allocate(capacity: max(records.count, 1))
-        let headers = UnsafeMutablePointer<sb_header>.allocate(capacity: max(headerCount, 1))
-        let values = UnsafeMutablePointer<UInt8>.allocate(capacity: max(text.count, 1))
+    /// Calls `body` with `count` records read in place from encoded pending records (`encode`),
+    /// each with one more header, `starbloom-txn: <instance>:<sequence>`. Plain allocations rather
+    /// than nested closures: the body's typed error passes straight through.
+    private static func withViews<R>(of pending: [UInt8], count: Int, instance: String,
+                                     _ body: (UnsafeBufferPointer<sb_record>) throws(QueueError) -> R) throws(QueueError) -> R {
+        let views = UnsafeMutablePointer<sb_record>.allocate(capacity: max(count, 1))
+        var headerSlots: [(first: Int, count: Int)] = []
+        headerSlots.reserveCapacity(count)
+        var fields: [(name: Range<Int>, value: Range<Int>)] = []
+        fields.reserveCapacity(count)
+        var tags: [UInt8] = []
+        tags.reserveCapacity(count * (instance.utf8.count + 12))
+        var tagRanges: [Range<Int>] = []
+        tagRanges.reserveCapacity(count)
         let name = UnsafeMutablePointer<CChar>.allocate(capacity: header.utf8.count)
+        for (index, byte) in header.utf8.enumerated() { name[index] = CChar(bitPattern: byte) }
         defer {
-            tagged.deallocate()
-            headers.deallocate()
-            values.deallocate()
+            views.deallocate()
             name.deallocate()
         }
-        for (index, byte) in text.enumerated() { values[index] = byte }
-        for (index, byte) in header.utf8.enumerated() { name[index] = CChar(bitPattern: byte) }
-        var next = 0
-        for (index, record) in records.enumerated() {
-            let first = next
-            for h in 0..<record.header_count { headers[next] = record.headers[h]; next += 1 }
-            headers[next] = sb_header(name: sb_str(ptr: name, len: header.utf8.count),
-                                      value: sb_bytes(ptr: values + ranges[index].lowerBound, len: ranges[index].count))
-            next += 1
-            var copy = record
-            copy.headers = UnsafePointer(headers + first)
-            copy.header_count = record.header_count + 1
-            tagged[index] = copy
+        return try pending.withUnsafeBufferPointer { bytes throws(QueueError) -> R in
+            var cursor = PendingCursor(bytes)
+            guard let first = cursor.header() else { throw QueueError(code: .corrupt, message: "pending records are damaged") }
+            var parsed: [(topic: Range<Int>, key: Range<Int>, payload: Range<Int>, time: Int64)] = []
+            parsed.reserveCapacity(count)
+            for index in 0..<count {
+                guard let topic = cursor.field(), let key = cursor.field(), let payload = cursor.field(), let time = cursor.signed(),
+                      let headerCount = cursor.number() else { throw QueueError(code: .corrupt, message: "pending records are damaged") }
+                let firstField = fields.count
+                for _ in 0..<headerCount {
+                    guard let headerName = cursor.field(), let headerValue = cursor.field() else { throw QueueError(code: .corrupt, message: "pending records are damaged") }
+                    fields.append((headerName, headerValue))
+                }
+                headerSlots.append((firstField, Int(headerCount)))
+                parsed.append((topic, key, payload, time))
+                let tagStart = tags.count
+                tags += instance.utf8
+                tags.append(UInt8(ascii: ":"))
+                tags += String(first + UInt64(index)).utf8
+                tagRanges.append(tagStart..<tags.count)
+            }
+            let headers = UnsafeMutablePointer<sb_header>.allocate(capacity: max(fields.count + count, 1))
+            defer { headers.deallocate() }
+            return try tags.withUnsafeBufferPointer { tagBytes throws(QueueError) -> R in
+                let base = bytes.baseAddress!
+                func str(_ range: Range<Int>) -> sb_str { sb_str(ptr: UnsafeRawPointer(base + range.lowerBound).assumingMemoryBound(to: CChar.self), len: range.count) }
+                func raw(_ range: Range<Int>) -> sb_bytes { sb_bytes(ptr: base + range.lowerBound, len: range.count) }
+                var next = 0
+                for index in 0..<count {
+                    let firstHeader = next
+                    let slot = headerSlots[index]
+                    for field in fields[slot.first..<(slot.first + slot.count)] {
+                        headers[next] = sb_header(name: str(field.name), value: raw(field.value))
+                        next += 1
+                    }
+                    headers[next] = sb_header(name: sb_str(ptr: name, len: header.utf8.count),
+                                              value: sb_bytes(ptr: tagBytes.baseAddress! + tagRanges[index].lowerBound, len: tagRanges[index].count))
+                    next += 1
+                    let record = parsed[index]
+                    views[index] = sb_record(topic: str(record.topic), key: raw(record.key), payload: raw(record.payload),
+                                             headers: UnsafePointer(headers + firstHeader), header_count: slot.count + 1,
+                                             event_time_ns: record.time, offset: 0, partition: 0, reserved: 0)
+                }
+                return try body(UnsafeBufferPointer(start: views, count: count))
+            }
         }
-        return try body(UnsafeBufferPointer(start: tagged, count: records.count))
     }
 
     // MARK: The pending records
@@ -231,38 +271,42 @@ enum PublishTransaction {
 
     // MARK: Recovery
 
-    /// Before an instance starts: appends whatever its last committed transaction did not get to
-    /// append. Returns what it did (for the log), or nil when there was nothing to do.
+    /// Before an instance starts: appends whatever its committed transactions (at most two: one
+    /// appending, the next committed) did not get to append, oldest first. Returns what it did
+    /// (for the log), or nil when there was nothing to do.
     static func recover(instance: String, owner: String, services: HostServices) throws -> String? {
-        guard let state = try services.checkpoints.transaction(owner: owner), let bytes = state.pending else { return nil }
-        let pending: Pending
-        do { pending = try decode(bytes) } catch {
-            throw StoreError(code: .invalid, message: "the pending records of instance '\(instance)' are unreadable: \(error)")
+        guard let state = try services.checkpoints.transaction(owner: owner), !state.pending.isEmpty else { return nil }
+        var missing = 0, total = 0
+        for entry in state.pending {
+            let pending: Pending
+            do { pending = try decode(entry.bytes) } catch {
+                throw StoreError(code: .invalid, message: "the pending records of instance '\(instance)' are unreadable: \(error)")
+            }
+            total += pending.records.count
+            let targets = Set(pending.records.map(\.topic))
+            let lastSequence = pending.firstSequence + UInt64(pending.records.count)
+            let found = try arrivedSequences(instance: instance, in: targets, from: pending.scanStarts, range: pending.firstSequence..<lastSequence, queue: services.queue)
+            var run: [QueueRecord] = []
+            func flush() throws {
+                guard let topic = run.first?.topic else { return }
+                let arena = RecordArena(run)
+                defer { arena.release() }
+                _ = try services.queue.topic(named: topic).append(UnsafeBufferPointer(start: arena.records, count: run.count), defaultEventTimeNs: 0)
+                run = []
+            }
+            for (index, record) in pending.records.enumerated() {
+                let sequence = pending.firstSequence + UInt64(index)
+                if found.contains(sequence) { continue }
+                if let topic = run.first?.topic, topic != record.topic || run.count >= 1_024 { try flush() }
+                var tagged = record
+                tagged.headers.append(QueueRecord.Header(name: header, value: Array("\(instance):\(sequence)".utf8)))
+                run.append(tagged)
+                missing += 1
+            }
+            try flush()
         }
-        let targets = Set(pending.records.map(\.topic))
-        let lastSequence = pending.firstSequence + UInt64(pending.records.count)
-        let found = try arrivedSequences(instance: instance, in: targets, from: pending.scanStarts, range: pending.firstSequence..<lastSequence, queue: services.queue)
-        var missing = 0
-        var run: [QueueRecord] = []
-        func flush() throws {
-            guard let topic = run.first?.topic else { return }
-            let arena = RecordArena(run)
-            defer { arena.release() }
-            _ = try services.queue.topic(named: topic).append(UnsafeBufferPointer(start: arena.records, count: run.count), defaultEventTimeNs: 0)
-            run = []
-        }
-        for (index, record) in pending.records.enumerated() {
-            let sequence = pending.firstSequence + UInt64(index)
-            if found.contains(sequence) { continue }
-            if let topic = run.first?.topic, topic != record.topic || run.count >= 1_024 { try flush() }
-            var tagged = record
-            tagged.headers.append(QueueRecord.Header(name: header, value: Array("\(instance):\(sequence)".utf8)))
-            run.append(tagged)
-            missing += 1
-        }
-        try flush()
         try services.checkpoints.clearPending(owner: owner)
-        return missing == 0 ? nil : "completed the transaction interrupted in the last run: appended \(missing) of its \(pending.records.count) records"
+        return missing == 0 ? nil : "completed the transactions interrupted in the last run: appended \(missing) of their \(total) records"
     }
 
     /// Sequence numbers in `range` of this instance's records published after `starts` (a topic or
@@ -289,5 +333,50 @@ enum PublishTransaction {
             }
         }
         return found
+    }
+}
+
+/// Reads encoded pending records in place (the format `PublishTransaction.encode` writes).
+struct PendingCursor {
+    let bytes: UnsafeBufferPointer<UInt8>
+    var position = 0
+
+    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
+
+    mutating func number() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while position < bytes.count, shift < 64 {
+            let byte = bytes[position]
+            position += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    mutating func signed() -> Int64? {
+        guard let raw = number() else { return nil }
+        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
+    }
+
+    /// A length-prefixed field, as a range of `bytes`.
+    mutating func field() -> Range<Int>? {
+        guard let length = number(), length <= UInt64(bytes.count - position) else { return nil }
+        let range = position..<(position + Int(length))
+        position += Int(length)
+        return range
+    }
+
+    /// Skips the format, the first sequence and the scan starts up to the record count; returns the first sequence.
+    mutating func header() -> UInt64? {
+        guard number() == 1, let first = number(), let topics = number() else { return nil }
+        for _ in 0..<topics {
+            guard field() != nil, let partitions = number() else { return nil }
+            for _ in 0..<partitions { guard number() != nil else { return nil } }
+        }
+        guard number() != nil else { return nil }
+        return first
     }
 }

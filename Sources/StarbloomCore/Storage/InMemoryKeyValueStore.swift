@@ -86,28 +86,37 @@ public final class InMemoryCheckpointStore: CheckpointStore, @unchecked Sendable
         return states[owner]
     }
 
-    private var transactions: [String: PublishTransactionState] = [:]
+    private var sequences: [String: UInt64] = [:]
+    private var pendingLists: [String: [PendingRecords]] = [:]
+    private var slots: [String: [Int: [UInt8]]] = [:]
 
-    public func save(owner: String, state: [UInt8], transaction: PublishTransactionState) throws(StoreError) {
+    public func save(owner: String, state: [UInt8], nextSequence: UInt64, write: PendingRecords?, pending: [PendingRecords]) throws(StoreError) {
         if state.count > StoreLimits.maxValueBytes {
             throw StoreError(code: .tooLarge, message: "checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
         }
         lock.lock()
         defer { lock.unlock() }
+        if let write { slots[owner, default: [:]][write.slot] = write.bytes }
         states[owner] = state
-        transactions[owner] = transaction
+        sequences[owner] = nextSequence
+        pendingLists[owner] = pending.map { PendingRecords(slot: $0.slot, firstSequence: $0.firstSequence, size: $0.size) }
     }
 
-    public func transaction(owner: String) throws(StoreError) -> PublishTransactionState? {
+    public func transaction(owner: String) throws(StoreError) -> (nextSequence: UInt64, pending: [PendingRecords])? {
         lock.lock()
         defer { lock.unlock() }
-        return transactions[owner]
+        guard let next = sequences[owner] else { return nil }
+        return (next, (pendingLists[owner] ?? []).map { entry in
+            var loaded = entry
+            loaded.bytes = slots[owner]?[entry.slot] ?? []
+            return loaded
+        })
     }
 
     public func clearPending(owner: String) throws(StoreError) {
         lock.lock()
         defer { lock.unlock() }
-        transactions[owner]?.pending = nil
+        pendingLists[owner] = []
     }
 }
 

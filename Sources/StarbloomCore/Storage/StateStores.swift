@@ -37,24 +37,31 @@ public protocol KeyValueStore: AnyObject, Sendable {
 public protocol CheckpointStore: AnyObject, Sendable {
     func save(owner: String, state: [UInt8]) throws(StoreError)
     func load(owner: String) -> [UInt8]?
-    /// Saves the checkpoint and the owner's publish transaction state together, atomically
-    /// (`publish_batch_checkpoint`, see `PublishTransaction`).
-    func save(owner: String, state: [UInt8], transaction: PublishTransactionState) throws(StoreError)
-    func transaction(owner: String) throws(StoreError) -> PublishTransactionState?
-    /// Forgets the pending records once all of them are appended; keeps the sequence.
+    /// Saves the checkpoint with the owner's publish-transaction state (`PublishTransaction`),
+    /// atomically: `write`'s records are made durable in their slot first, then one commit records
+    /// the checkpoint, `nextSequence` and `pending` — every transaction still pending after this
+    /// one, oldest first (`write` included; entries of earlier calls need no bytes).
+    func save(owner: String, state: [UInt8], nextSequence: UInt64, write: PendingRecords?, pending: [PendingRecords]) throws(StoreError)
+    /// The owner's next sequence number and its pending transactions with their records.
+    func transaction(owner: String) throws(StoreError) -> (nextSequence: UInt64, pending: [PendingRecords])?
+    /// Forgets the pending transactions once all of them are appended; keeps the sequence.
     func clearPending(owner: String) throws(StoreError)
 }
 
-/// What `publish_batch_checkpoint` keeps per instance beside its checkpoint: the sequence number of
-/// its next record and, while the last transaction's records may not all be appended yet, those
-/// records (encoded by `PublishTransaction`).
-public struct PublishTransactionState: Sendable, Equatable {
-    public var nextSequence: UInt64
-    public var pending: [UInt8]?
+/// The records of one committed publish transaction (`PublishTransaction.encode`), kept until they
+/// are all appended. Two slots per owner: one may be appending while the next is committed.
+public struct PendingRecords: Sendable, Equatable {
+    public var slot: Int
+    public var firstSequence: UInt64
+    public var size: Int
+    /// The encoded records; empty when only referring to a slot written by an earlier call.
+    public var bytes: [UInt8]
 
-    public init(nextSequence: UInt64, pending: [UInt8]?) {
-        self.nextSequence = nextSequence
-        self.pending = pending
+    public init(slot: Int, firstSequence: UInt64, size: Int, bytes: [UInt8] = []) {
+        self.slot = slot
+        self.firstSequence = firstSequence
+        self.size = size
+        self.bytes = bytes
     }
 }
 

@@ -398,6 +398,9 @@ public final class PluginInstance: @unchecked Sendable {
     var pluginKind: PluginKind? { resolvePlugin(snapshot.withLock { $0.plugin })?.kind }
 
     private func destroyOnQueue(_ run: LiveRun) {
+        // Committed transactions still being appended finish first: the next start's recovery must
+        // not race them.
+        run.context.transactionAppender.drain()
         let pointer = UnsafeTransfer(run.pointer)
         let destroy = run.plugin.destroy
         let done = BlockingCall.run(timeout: Double(spec.stopTimeoutMs) / 1000, name: "sb-destroy-\(name)") {
@@ -411,7 +414,7 @@ public final class PluginInstance: @unchecked Sendable {
         }
         // Every transaction of the run is appended: the next start need not look for its records.
         let context = run.context
-        if context.transactionNeedsClearing && context.pendingTransactionProblem == nil {
+        if context.transactionNeedsClearing && context.transactionAppender.problem == nil {
             try? services.checkpoints.clearPending(owner: context.namespace)
         }
     }

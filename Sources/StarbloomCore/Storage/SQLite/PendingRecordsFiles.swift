@@ -3,30 +3,30 @@ import Foundation
 import Glibc
 #endif
 
-/// The records of each owner's last publish transaction, one file per owner beside the state
-/// database (`<state.db>-pending/<hex of owner>`), for `SQLiteStateStore`.
+/// The records of each owner's pending publish transactions, two slots (files) per owner beside
+/// the state database (`<state.db>-pending/<hex of owner>.<slot>`), for `SQLiteStateStore`.
 ///
 /// Why not a column: a range of 20,000 logs is ~14 MB; through SQLite it is written twice (WAL, then
 /// the database) and halved the connector's throughput. Here it is one sequential write and one
 /// fdatasync, made durable before the SQLite commit that refers to it (by first sequence and size),
-/// so a committed transaction always finds its records. A file is overwritten in place only by the
-/// owner's next transaction, which starts after the previous one is fully appended; a torn
+/// so a committed transaction always finds its records. A slot is overwritten in place only when
+/// the transaction that used it is fully appended (`PublishTransaction` alternates slots); a torn
 /// overwrite therefore never hides records that are still needed, and recovery checks the size and
 /// first sequence against the commit before trusting a file.
 struct PendingRecordsFiles {
     let directory: String
 
-    private func path(_ owner: String) -> String {
-        "\(directory)/" + owner.utf8.map { String(format: "%02x", $0) }.joined()
+    private func path(_ owner: String, _ slot: Int) -> String {
+        "\(directory)/" + owner.utf8.map { String(format: "%02x", $0) }.joined() + ".\(slot)"
     }
 
-    func write(owner: String, _ bytes: [UInt8]) throws(StoreError) {
+    func write(owner: String, slot: Int, _ bytes: [UInt8]) throws(StoreError) {
         var created = false
         if access(directory, F_OK) != 0 {
             if mkdir(directory, 0o755) != 0 && errno != EEXIST { throw failure("cannot create \(directory)") }
             created = true
         }
-        let file = path(owner)
+        let file = path(owner, slot)
         var descriptor = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         if descriptor >= 0 { created = true } else { descriptor = open(file, O_WRONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { throw failure("cannot open \(file)") }
@@ -50,9 +50,9 @@ struct PendingRecordsFiles {
         }
     }
 
-    /// The owner's file if it holds exactly `size` bytes.
-    func read(owner: String, size: Int) throws(StoreError) -> [UInt8] {
-        let file = path(owner)
+    /// The owner's slot if it holds exactly `size` bytes.
+    func read(owner: String, slot: Int, size: Int) throws(StoreError) -> [UInt8] {
+        let file = path(owner, slot)
         guard let data = FileManager.default.contents(atPath: file) else { throw failure("the pending records file \(file) is missing") }
         guard data.count == size else {
             throw StoreError(code: .invalid, message: "the pending records file \(file) holds \(data.count) bytes, the commit says \(size)")

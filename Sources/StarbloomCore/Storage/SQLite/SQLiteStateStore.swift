@@ -44,11 +44,10 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             CREATE TABLE pipeline_outbox (name TEXT NOT NULL, seq INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (name, seq)) WITHOUT ROWID;
             """),
         // Sources' transactional publishing (`PublishTransaction`): the next record sequence number
-        // and, while the last transaction's records may not all be appended, where they are: the
-        // owner's file in `PendingRecordsFiles`, with its first sequence and size.
+        // and the transactions whose records may not all be appended yet: "slot:first:size" entries
+        // separated by ";", oldest first, each naming the owner's file in `PendingRecordsFiles`.
         .init(version: 4, sql: """
-            CREATE TABLE publish_transactions (owner TEXT PRIMARY KEY, next_sequence INTEGER NOT NULL,
-                                               pending_first INTEGER, pending_bytes INTEGER) WITHOUT ROWID;
+            CREATE TABLE publish_transactions (owner TEXT PRIMARY KEY, next_sequence INTEGER NOT NULL, pending TEXT NOT NULL) WITHOUT ROWID;
             """),
     ]
 
@@ -375,20 +374,13 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         }
     }
 
-    public func save(owner: String, state: [UInt8], transaction: PublishTransactionState) throws(StoreError) {
+    public func save(owner: String, state: [UInt8], nextSequence: UInt64, write: PendingRecords?, pending: [PendingRecords]) throws(StoreError) {
         if state.count > StoreLimits.maxValueBytes {
             throw StoreError(code: .tooLarge, message: "checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
         }
         // The records first, durable before the commit that points at them.
-        var pendingFirst: UInt64?
-        if let pending = transaction.pending {
-            guard let first = PublishTransaction.firstSequence(of: pending) else {
-                throw StoreError(code: .invalid, message: "the pending records of '\(owner)' are not in the expected encoding")
-            }
-            pendingFirst = first
-            try pendingFiles.write(owner: owner, pending)
-        }
-        try write { connection, _ in
+        if let write { try pendingFiles.write(owner: owner, slot: write.slot, write.bytes) }
+        try self.write { connection, _ in
             let checkpoint = try connection.statement("""
                 INSERT INTO checkpoints (owner, state, updated_at) VALUES (?1, ?2, ?3)
                 ON CONFLICT (owner) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
@@ -398,47 +390,47 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             try checkpoint.bind(3, Self.nowMs())
             try checkpoint.run()
             let record = try connection.statement("""
-                INSERT INTO publish_transactions (owner, next_sequence, pending_first, pending_bytes) VALUES (?1, ?2, ?3, ?4)
-                ON CONFLICT (owner) DO UPDATE SET next_sequence = excluded.next_sequence,
-                    pending_first = excluded.pending_first, pending_bytes = excluded.pending_bytes
+                INSERT INTO publish_transactions (owner, next_sequence, pending) VALUES (?1, ?2, ?3)
+                ON CONFLICT (owner) DO UPDATE SET next_sequence = excluded.next_sequence, pending = excluded.pending
                 """)
             try record.bind(1, owner)
-            try record.bind(2, Int64(bitPattern: transaction.nextSequence))
-            if let pendingFirst, let pending = transaction.pending {
-                try record.bind(3, Int64(bitPattern: pendingFirst))
-                try record.bind(4, Int64(pending.count))
-            } else {
-                try record.bindNull(3)
-                try record.bindNull(4)
-            }
+            try record.bind(2, Int64(bitPattern: nextSequence))
+            try record.bind(3, pending.map { "\($0.slot):\($0.firstSequence):\($0.size)" }.joined(separator: ";"))
             try record.run()
         }
     }
 
-    public func transaction(owner: String) throws(StoreError) -> PublishTransactionState? {
-        let row: (next: UInt64, first: UInt64?, size: Int)?
+    public func transaction(owner: String) throws(StoreError) -> (nextSequence: UInt64, pending: [PendingRecords])? {
+        let row: (next: UInt64, pending: String)?
         do {
             row = try database.read { connection in
-                let statement = try connection.statement("SELECT next_sequence, pending_first IS NOT NULL, pending_first, pending_bytes FROM publish_transactions WHERE owner = ?1")
+                let statement = try connection.statement("SELECT next_sequence, pending FROM publish_transactions WHERE owner = ?1")
                 try statement.bind(1, owner)
                 guard try statement.step() else { return nil }
-                return (UInt64(bitPattern: statement.int64(0)), statement.int64(1) != 0 ? UInt64(bitPattern: statement.int64(2)) : nil, Int(statement.int64(3)))
+                return (UInt64(bitPattern: statement.int64(0)), statement.text(1))
             }
         } catch {
             throw StoreError(code: .invalid, message: "cannot read the publish transaction of '\(owner)': \(error)")
         }
         guard let row else { return nil }
-        guard let first = row.first else { return PublishTransactionState(nextSequence: row.next, pending: nil) }
-        let pending = try pendingFiles.read(owner: owner, size: row.size)
-        guard PublishTransaction.firstSequence(of: pending) == first else {
-            throw StoreError(code: .invalid, message: "the pending records file of '\(owner)' belongs to another transaction than the last commit")
+        var pending: [PendingRecords] = []
+        for entry in row.pending.split(separator: ";") {
+            let parts = entry.split(separator: ":")
+            guard parts.count == 3, let slot = Int(parts[0]), let first = UInt64(parts[1]), let size = Int(parts[2]) else {
+                throw StoreError(code: .invalid, message: "the publish transaction of '\(owner)' is damaged: '\(row.pending)'")
+            }
+            let bytes = try pendingFiles.read(owner: owner, slot: slot, size: size)
+            guard PublishTransaction.firstSequence(of: bytes) == first else {
+                throw StoreError(code: .invalid, message: "the pending records file \(slot) of '\(owner)' belongs to another transaction than the last commit")
+            }
+            pending.append(PendingRecords(slot: slot, firstSequence: first, size: size, bytes: bytes))
         }
-        return PublishTransactionState(nextSequence: row.next, pending: pending)
+        return (row.next, pending)
     }
 
     public func clearPending(owner: String) throws(StoreError) {
         try write { connection, _ in
-            let statement = try connection.statement("UPDATE publish_transactions SET pending_first = NULL, pending_bytes = NULL WHERE owner = ?1")
+            let statement = try connection.statement("UPDATE publish_transactions SET pending = '' WHERE owner = ?1")
             try statement.bind(1, owner)
             try statement.run()
         }
