@@ -74,7 +74,7 @@ final class EVMDecodeProcessor: StarbloomProcessor {
                 continue
             }
             // The source's transaction tag names records of the source's topic, not ours.
-            let headers = record.headers.compactMap { $0.name == "starbloom-txn" ? nil : ($0.name, $0.value) }
+            let headers = record.headers(excluding: "starbloom-txn")
             try emitter.emit(key: Array(record.key), payload: writer.bytes, headers: headers, eventTimeNs: record.eventTimeNs)
             decodedCount += 1
         }

@@ -19,6 +19,23 @@ public struct Record {
     public func header(_ name: String) -> [UInt8]? {
         headers.first { $0.name == name }?.value
     }
+
+    /// The headers except those named `name`, compared in place: nothing is allocated for the
+    /// headers left out (a processor dropping the host's `starbloom-txn` tag pays nothing for it).
+    public func headers(excluding name: String) -> [(String, [UInt8])] {
+        guard let headers = raw.pointee.headers, raw.pointee.header_count > 0 else { return [] }
+        var kept: [(String, [UInt8])] = []
+        let target = name.utf8
+        for index in 0..<raw.pointee.header_count {
+            let header = headers[index]
+            if header.name.len == target.count,
+               header.name.len == 0 || UnsafeRawBufferPointer(start: header.name.ptr, count: header.name.len).elementsEqual(target) {
+                continue
+            }
+            kept.append((string(header.name), Array(bytes(header.value))))
+        }
+        return kept
+    }
 }
 
 /// The batch given to `process`.

@@ -148,6 +148,7 @@ enum PublishTransaction {
         tags.reserveCapacity(count * (instance.utf8.count + 12))
         var tagRanges: [Range<Int>] = []
         tagRanges.reserveCapacity(count)
+        let prefix = Array("\(instance):".utf8)
         let name = UnsafeMutablePointer<CChar>.allocate(capacity: header.utf8.count)
         for (index, byte) in header.utf8.enumerated() { name[index] = CChar(bitPattern: byte) }
         defer {
@@ -170,9 +171,8 @@ enum PublishTransaction {
                 headerSlots.append((firstField, Int(headerCount)))
                 parsed.append((topic, key, payload, time))
                 let tagStart = tags.count
-                tags += instance.utf8
-                tags.append(UInt8(ascii: ":"))
-                tags += String(first + UInt64(index)).utf8
+                tags += prefix
+                appendDecimal(first + UInt64(index), to: &tags)
                 tagRanges.append(tagStart..<tags.count)
             }
             let headers = UnsafeMutablePointer<sb_header>.allocate(capacity: max(fields.count + count, 1))
@@ -199,6 +199,20 @@ enum PublishTransaction {
                 }
                 return try body(UnsafeBufferPointer(start: views, count: count))
             }
+        }
+    }
+
+    /// `value` in decimal ASCII, without making a String (one per record adds up).
+    private static func appendDecimal(_ value: UInt64, to bytes: inout [UInt8]) {
+        var digits = 1
+        var rest = value
+        while rest >= 10 { rest /= 10; digits += 1 }
+        let end = bytes.count + digits
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: "0"), count: digits))
+        rest = value
+        for position in stride(from: end - 1, through: end - digits, by: -1) {
+            bytes[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+            rest /= 10
         }
     }
 

@@ -222,20 +222,26 @@ struct RecordArena {
         headers = .allocate(capacity: max(headerCount, 1))
         bytes = .allocate(byteCount: max(byteCount, 1), alignment: 8)
         var cursor = bytes
-        func place(_ source: [UInt8]) -> UnsafeRawPointer {
+        func place(_ source: UnsafeRawBufferPointer) -> UnsafeRawPointer {
             let start = cursor
-            source.withUnsafeBytes { if let base = $0.baseAddress { cursor.copyMemory(from: base, byteCount: $0.count) } }
+            if let base = source.baseAddress { cursor.copyMemory(from: base, byteCount: source.count) }
             cursor += source.count
             return UnsafeRawPointer(start)
         }
+        func place(_ source: [UInt8]) -> UnsafeRawPointer { source.withUnsafeBytes { place($0) } }
+        // Names and topics are copied from the String's own storage: no array per record.
+        func place(_ text: String) -> UnsafeRawPointer {
+            var text = text
+            return text.withUTF8 { place(UnsafeRawBufferPointer($0)) }
+        }
         var headerIndex = 0
         for (index, record) in batch.enumerated() {
-            let topic = place(Array(record.topic.utf8))
+            let topic = place(record.topic)
             let key = place(record.key)
             let payload = place(record.payload)
             let firstHeader = headerIndex
             for header in record.headers {
-                let name = place(Array(header.name.utf8))
+                let name = place(header.name)
                 let value = place(header.value)
                 headers[headerIndex] = sb_header(
                     name: sb_str(ptr: name.assumingMemoryBound(to: CChar.self), len: header.name.utf8.count),
