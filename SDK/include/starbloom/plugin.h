@@ -391,22 +391,27 @@ typedef struct sb_host_api {
      * exactly once and checkpoint_load returns `state`, or none of them is and
      * the checkpoint is the previous one. A source that resumes from its
      * checkpoint therefore publishes each record exactly once. `count` 0 saves
-     * the checkpoint only (and still waits for an interrupted transaction).
-     * Each record gets one more header, "starbloom-txn" = "<instance>:<n>",
-     * n counting the instance's transactional records from 1.
-     * Buffers are borrowed for the call. Records keep their order per topic
-     * partition; records whose event_time_ns is 0 get the call's time.
+     * the checkpoint only.
+     * SB_OK means COMMITTED: the records are durable in the host's pending
+     * store and the checkpoint is saved; the host appends the records in the
+     * background, in order, all of them before any record of a later call
+     * (so a consumer may see them a moment after the call returns; the next
+     * call overlaps this append). Each record gets one more header,
+     * "starbloom-txn" = "<instance>:<n>", n counting the instance's
+     * transactional records from 1. Buffers are borrowed for the call.
+     * Records keep their order per topic partition; records whose
+     * event_time_ns is 0 get the call's time.
      * Errors:
      *  - INVALID_ARGUMENT (bad topic, NULL records with count > 0, too many),
      *    TOO_LARGE (a record above its topic's limit, more than 64 MiB, a
      *    state above 1 MiB): checked first; nothing was published or saved.
-     *  - CONFLICT: an earlier call of this run failed half-way (below);
-     *    nothing was published or saved. Return from run.
-     *  - any other (UNAVAILABLE, INTERNAL, STOPPING): the checkpoint may or may
-     *    not be saved and some records may be appended. Return from run with
-     *    an error: before the instance starts again the host appends the
-     *    committed transaction's missing records (found by their header), so
-     *    checkpoint_load at the next start tells where to resume.
+     *  - CONFLICT: the background append of an earlier call failed (the
+     *    message says why); nothing of this call was published or saved.
+     *    Return from run with an error: before the instance starts again the
+     *    host appends the committed records that are missing (found by their
+     *    header), so checkpoint_load at the next start tells where to resume.
+     *  - UNAVAILABLE (storage failed): the checkpoint may or may not be
+     *    saved; return from run likewise.
      * Use it instead of publish_batch + checkpoint_save, which repeat records
      * published before a crash that came before the checkpoint. */
     sb_status (*publish_batch_checkpoint)(sb_host_ctx *ctx, const sb_record *records, size_t count,
