@@ -117,7 +117,7 @@ check "metrics expose per-instance counters" contains "$metrics" 'starbloom_inst
 check "metrics expose instance state" contains "$metrics" 'starbloom_instance_state{instance="third-party",plugin="example-source",state="running"} 1'
 check "metrics expose plugin-registered metrics" contains "$metrics" "starbloom_plugin_synthetic_source_records_generated"
 check "metrics expose the key-value cache" contains "$metrics" "starbloom_cache_hits_total"
-check "version names the ABI" contains "$("$BIN" version)" "plugin ABI 1.0"
+check "version names the ABI" contains "$("$BIN" version)" "plugin ABI 1.1"
 "$BIN" plugins frobnicate >/dev/null 2>&1; code=$?
 check "an unknown subcommand exits non-zero" [ $code -ne 0 ]
 
