@@ -519,14 +519,8 @@ struct EthRPCCrashTests {
         let arguments = ["source-run", data, plugins, server.url, String(chainID), String(head)]
 
         // 1. Killed by the hook in its 8th transaction: block 7's log is appended, its block record not.
-        let hooked = Process()
-        hooked.executableURL = URL(fileURLWithPath: TestPaths.queueTool)
-        hooked.arguments = arguments
-        hooked.environment = ProcessInfo.processInfo.environment.merging(["STARBLOOM_FAULT_KILL_IN_TRANSACTION": "8"]) { $1 }
-        hooked.standardOutput = FileHandle.nullDevice
-        try hooked.run()
-        hooked.waitUntilExit()
-        #expect(hooked.terminationReason == .uncaughtSignal && hooked.terminationStatus == SIGKILL)
+        let hooked = try runQueueTool(arguments, environment: ["STARBLOOM_FAULT_KILL_IN_TRANSACTION": "8"])
+        #expect(hooked.killedBySignal && hooked.status == SIGKILL)
         do {
             let queue = try DurableQueue(directory: "\(data)/queue", defaults: TopicSettings())
             defer { queue.close() }
@@ -544,15 +538,8 @@ struct EthRPCCrashTests {
         }
         #expect(kills >= 2, "the runs ended before they could be killed")
         // 3. Runs to the head.
-        let last = Process()
-        last.executableURL = URL(fileURLWithPath: TestPaths.queueTool)
-        last.arguments = arguments
-        let output = Pipe()
-        last.standardOutput = output
-        try last.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        last.waitUntilExit()
-        try #require(last.terminationStatus == 0 && text.hasSuffix("done\n"), "\(text.suffix(300))")
+        let last = try runQueueTool(arguments)
+        try #require(last.status == 0 && last.output.hasSuffix("done\n"), "\(last.output.suffix(300))")
 
         let queue = try DurableQueue(directory: "\(data)/queue", defaults: TopicSettings())
         defer { queue.close() }

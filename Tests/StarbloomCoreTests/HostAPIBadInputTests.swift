@@ -126,6 +126,57 @@ struct HostAPIBadInputTests {
         withExtendedLifetime(context) {}
     }
 
+    @Test("recovery with two pending transactions: an older one whose slot was reused is complete; the newest is appended where missing")
+    func recoveryWithReusedSlot() async throws {
+        // Three committed transactions of one record each, captured from a real publishing context.
+        let source = HostServices(queue: InMemoryQueue())
+        let context = InstanceContext(instanceName: "src", pluginName: "test", services: source, outputTopic: "out",
+                                      metricTable: PluginMetricTable(), logBuffer: LogBuffer())
+        let ctx = OpaquePointer(Unmanaged.passUnretained(context).toOpaque())
+        let owner = InstanceContext.namespace(of: "src")
+        var blobs: [PendingRecords] = []
+        for text in ["one", "two", "three"] {
+            let payload = Array(text.utf8)
+            try payload.withUnsafeBufferPointer { bytes in
+                var record = sb_record()
+                record.payload = sb_bytes(ptr: bytes.baseAddress, len: bytes.count)
+                #expect(HostAPITable.shared.pointee.publish_batch_checkpoint(ctx, &record, 1, sb_bytes(ptr: bytes.baseAddress, len: bytes.count)) == SB_OK)
+                context.transactionAppender.drain()
+                blobs.append(try #require(try source.checkpoints.transaction(owner: owner)?.pending.last))
+            }
+        }
+        withExtendedLifetime(context) {}
+        #expect(blobs.map(\.firstSequence) == [1, 2, 3])
+
+        // The crashed host: "one" and "two" arrived; the last commit listed "two" (slot 1, still
+        // appending) and "three" (slot 0); then a fourth call rewrote slot 1 before its commit.
+        let crashed = HostServices(queue: InMemoryQueue())
+        let published = try source.queue.read(topic: "out", from: 0, limit: 10)
+        _ = try await crashed.queue.publish(topic: "out", records: Array(published.prefix(2)))
+        var two = blobs[1], three = blobs[2]
+        two.slot = 1
+        three.slot = 0
+        try crashed.checkpoints.save(owner: owner, state: Array("three".utf8), nextSequence: 4, write: three, pending: [two, three])
+        var fourth = blobs[0] // other bytes in slot 1
+        fourth.slot = 1
+        try crashed.checkpoints.save(owner: owner, state: Array("three".utf8), nextSequence: 4, write: fourth, pending: [two, three])
+        let done = try PublishTransaction.recover(instance: "src", owner: owner, services: crashed)
+        #expect(done?.contains("appended 1 of their 1 records") == true, "\(done ?? "nil")")
+        let recovered = try crashed.queue.read(topic: "out", from: 0, limit: 10)
+        #expect(recovered.map(\.payloadText) == ["one", "two", "three"])
+        #expect(recovered.map { $0.header("starbloom-txn") } == ["src:1", "src:2", "src:3"])
+
+        // The newest entry's slot damaged: that is an error naming the instance, not a silent skip.
+        let damaged = HostServices(queue: InMemoryQueue())
+        var broken = blobs[2]
+        broken.slot = 0
+        try damaged.checkpoints.save(owner: owner, state: [], nextSequence: 4, write: broken, pending: [broken])
+        var other = blobs[0]
+        other.slot = 0
+        try damaged.checkpoints.save(owner: owner, state: [], nextSequence: 4, write: other, pending: [broken])
+        #expect(throws: StoreError.self) { try PublishTransaction.recover(instance: "src", owner: owner, services: damaged) }
+    }
+
     @Test("metric_register and timeseries_write refuse bad names, NaN and too many tags")
     func metricsAndSeriesBadInput() {
         let services = HostServices()

@@ -220,14 +220,7 @@ struct PipelineRuntimeTests {
 
 /// Runs `starbloom-queue-tool` until it exits; it must print "done".
 private func runToCompletion(_ arguments: [String]) throws {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: TestPaths.queueTool)
-    process.arguments = arguments
-    let output = Pipe()
-    process.standardOutput = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
-    #expect(String(decoding: data, as: UTF8.self).hasSuffix("done\n"))
+    let run = try runQueueTool(arguments)
+    #expect(run.status == 0)
+    #expect(run.output.hasSuffix("done\n"))
 }

@@ -291,9 +291,16 @@ enum PublishTransaction {
     static func recover(instance: String, owner: String, services: HostServices) throws -> String? {
         guard let state = try services.checkpoints.transaction(owner: owner), !state.pending.isEmpty else { return nil }
         var missing = 0, total = 0
-        for entry in state.pending {
+        for (index, entry) in state.pending.enumerated() {
+            // A slot holding other bytes than its entry says: for the older of two entries, the slot
+            // was reused by a later call, which starts only once that transaction is fully appended.
+            let intact = entry.bytes.count == entry.size && firstSequence(of: entry.bytes) == entry.firstSequence
+            if !intact && index < state.pending.count - 1 { continue }
             let pending: Pending
-            do { pending = try decode(entry.bytes) } catch {
+            do {
+                guard intact else { throw StateDecodingError(message: "slot \(entry.slot) does not hold the transaction from \(entry.firstSequence) (\(entry.size) bytes)") }
+                pending = try decode(entry.bytes)
+            } catch {
                 throw StoreError(code: .invalid, message: "the pending records of instance '\(instance)' are unreadable: \(error)")
             }
             total += pending.records.count

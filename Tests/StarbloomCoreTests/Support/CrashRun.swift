@@ -34,6 +34,21 @@ func runAndKill(arguments: [String], killAfter: Int) throws -> (acknowledged: In
     return (acknowledged, process.terminationReason == .uncaughtSignal)
 }
 
+/// Runs `starbloom-queue-tool` with `arguments` (and extra environment) until it exits; returns its
+/// standard output and how it ended.
+func runQueueTool(_ arguments: [String], environment: [String: String] = [:]) throws -> (output: String, status: Int32, killedBySignal: Bool) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: TestPaths.queueTool)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    let output = Pipe()
+    process.standardOutput = output
+    try process.run()
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return (text, process.terminationStatus, process.terminationReason == .uncaughtSignal)
+}
+
 extension TestPaths {
     static var queueTool: String { "\(buildDirectory)/starbloom-queue-tool" }
 }

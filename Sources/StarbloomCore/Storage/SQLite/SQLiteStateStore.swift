@@ -354,16 +354,18 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         if state.count > StoreLimits.maxValueBytes {
             throw StoreError(code: .tooLarge, message: "checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
         }
-        try write { connection, _ in
-            let statement = try connection.statement("""
-                INSERT INTO checkpoints (owner, state, updated_at) VALUES (?1, ?2, ?3)
-                ON CONFLICT (owner) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-                """)
-            try statement.bind(1, owner)
-            try statement.bind(2, state)
-            try statement.bind(3, Self.nowMs())
-            try statement.run()
-        }
+        try write { connection, _ in try upsertCheckpoint(connection, owner: owner, state: state) }
+    }
+
+    private func upsertCheckpoint(_ connection: SQLiteConnection, owner: String, state: [UInt8]) throws {
+        let statement = try connection.statement("""
+            INSERT INTO checkpoints (owner, state, updated_at) VALUES (?1, ?2, ?3)
+            ON CONFLICT (owner) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
+            """)
+        try statement.bind(1, owner)
+        try statement.bind(2, state)
+        try statement.bind(3, Self.nowMs())
+        try statement.run()
     }
 
     public func load(owner: String) -> [UInt8]? {
@@ -381,14 +383,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
         // The records first, durable before the commit that points at them.
         if let write { try pendingFiles.write(owner: owner, slot: write.slot, write.bytes) }
         try self.write { connection, _ in
-            let checkpoint = try connection.statement("""
-                INSERT INTO checkpoints (owner, state, updated_at) VALUES (?1, ?2, ?3)
-                ON CONFLICT (owner) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at
-                """)
-            try checkpoint.bind(1, owner)
-            try checkpoint.bind(2, state)
-            try checkpoint.bind(3, Self.nowMs())
-            try checkpoint.run()
+            try upsertCheckpoint(connection, owner: owner, state: state)
             let record = try connection.statement("""
                 INSERT INTO publish_transactions (owner, next_sequence, pending) VALUES (?1, ?2, ?3)
                 ON CONFLICT (owner) DO UPDATE SET next_sequence = excluded.next_sequence, pending = excluded.pending
@@ -419,10 +414,8 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
             guard parts.count == 3, let slot = Int(parts[0]), let first = UInt64(parts[1]), let size = Int(parts[2]) else {
                 throw StoreError(code: .invalid, message: "the publish transaction of '\(owner)' is damaged: '\(row.pending)'")
             }
-            let bytes = try pendingFiles.read(owner: owner, slot: slot, size: size)
-            guard PublishTransaction.firstSequence(of: bytes) == first else {
-                throw StoreError(code: .invalid, message: "the pending records file \(slot) of '\(owner)' belongs to another transaction than the last commit")
-            }
+            // Unreadable or overwritten: empty (`PublishTransaction.recover` decides what that means).
+            let bytes = (try? pendingFiles.read(owner: owner, slot: slot, size: size)) ?? []
             pending.append(PendingRecords(slot: slot, firstSequence: first, size: size, bytes: bytes))
         }
         return (row.next, pending)
