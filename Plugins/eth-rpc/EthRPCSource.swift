@@ -556,29 +556,33 @@ final class EthRPCSource: StarbloomSource {
     /// a single block (or a reorg's reverts) that large is published in several calls.
     private func flushIfFull() throws {
         if batch.count >= PublishBatch.maxCount || batch.byteCount >= Self.batchByteLimit {
-            try host.publish(batch)
+            // Transactional too (with the unchanged checkpoint), so that it stays behind the
+            // previous range's records, which may still be appending.
+            if settings.exactlyOnce {
+                try host.publish(batch, checkpoint: CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true))
+            } else {
+                try host.publish(batch)
+            }
             batch.removeAll()
         }
     }
 
-    /// Publishes `batch` and the checkpoint of the current window as one transaction: a crash
-    /// between them can neither lose records nor publish them twice. A failure after the host
-    /// may have committed ends the run (`TransactionInterrupted`): the host completes the
-    /// transaction before the next start, which resumes from whatever the checkpoint then says.
+    /// Publishes `batch` and the checkpoint of the current window as one transaction (with
+    /// `exactly_once = false`: publish, then save the checkpoint). The window already holds the
+    /// batch's blocks, so any failure ends the run (`TransactionInterrupted`; a record too large
+    /// keeps its own message): the restart resumes from the checkpoint as saved — for a committed
+    /// transaction the host completes the records first.
     private func publishWithCheckpoint() throws {
         let checkpoint = CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true)
-        if !settings.exactlyOnce {
-            // At-least-once: a crash between the two repeats this batch after the restart.
-            try host.publish(batch)
-            try host.saveCheckpoint(checkpoint)
-            batch.removeAll()
-            return
-        }
         do throws(PluginError) {
-            try host.publish(batch, checkpoint: checkpoint)
+            if settings.exactlyOnce {
+                try host.publish(batch, checkpoint: checkpoint)
+            } else {
+                try host.publish(batch)
+                try host.saveCheckpoint(checkpoint)
+            }
         } catch {
-            let refusedBeforeWriting = error.status == SB_ERR_INVALID_ARGUMENT || error.status == SB_ERR_TOO_LARGE
-            if refusedBeforeWriting { throw error }
+            if error.status == SB_ERR_TOO_LARGE { throw error }
             throw TransactionInterrupted(reason: error.message)
         }
         batch.removeAll()

@@ -29,10 +29,12 @@ struct KeptRecord: Equatable {
     func marked(confirmed: Bool) -> KeptRecord {
         let suffix = #""removed":false}"#.utf8
         guard payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) else { return self }
-        var copy = self
-        copy.payload.removeLast(suffix.count)
-        copy.payload += (confirmed ? #""confirmed":true,"removed":false}"# : #""confirmed":false,"removed":false}"#).utf8
-        return copy
+        let ending = (confirmed ? #""confirmed":true,"removed":false}"# : #""confirmed":false,"removed":false}"#).utf8
+        var marked: [UInt8] = [] // one allocation and one copy (editing the shared array would copy, then grow)
+        marked.reserveCapacity(payload.count - suffix.count + ending.count)
+        marked += payload[..<(payload.count - suffix.count)]
+        marked += ending
+        return KeptRecord(kind: kind, key: key, payload: marked)
     }
 }
 

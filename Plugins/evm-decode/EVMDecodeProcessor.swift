@@ -75,7 +75,7 @@ final class EVMDecodeProcessor: StarbloomProcessor {
             }
             // The source's transaction tag names records of the source's topic, not ours.
             let headers = record.headers(excluding: "starbloom-txn")
-            try emitter.emit(key: Array(record.key), payload: writer.bytes, headers: headers, eventTimeNs: record.eventTimeNs)
+            try emitter.emit(key: record.key, payload: writer.bytes, headers: headers, eventTimeNs: record.eventTimeNs)
             decodedCount += 1
         }
     }

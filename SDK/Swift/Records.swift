@@ -61,6 +61,16 @@ public struct Emitter {
         if status != SB_OK { throw PluginError(host: status, api: api, context: context, call: "emit") }
     }
 
+    /// The same with the key borrowed (for example an input record's `key`): no array per record.
+    public func emit(topic: String = "", key: UnsafeRawBufferPointer, payload: [UInt8], headers: [(String, [UInt8])] = [],
+                     eventTimeNs: Int64 = 0) throws(PluginError) {
+        let cKey = sb_bytes(ptr: key.baseAddress?.assumingMemoryBound(to: UInt8.self), len: key.count)
+        let status = RecordBuilder.with(topic: topic, key: cKey, payload: payload, headers: headers, eventTimeNs: eventTimeNs) {
+            raw.pointee.emit(raw.pointee.ctx, $0)
+        }
+        if status != SB_OK { throw PluginError(host: status, api: api, context: context, call: "emit") }
+    }
+
     /// Rejects input record `index`: the host retries it, then sends it to the dead-letter topic.
     public func reject(_ index: Int, reason: String) throws(PluginError) {
         let status = withStr(reason) { raw.pointee.reject(raw.pointee.ctx, index, $0) }
@@ -72,15 +82,18 @@ public struct Emitter {
 enum RecordBuilder {
     static func with(topic: String, key: [UInt8], payload: [UInt8], headers: [(String, [UInt8])], eventTimeNs: Int64,
                      _ body: (UnsafePointer<sb_record>) -> sb_status) -> sb_status {
+        withBytes(key) { cKey in with(topic: topic, key: cKey, payload: payload, headers: headers, eventTimeNs: eventTimeNs, body) }
+    }
+
+    static func with(topic: String, key cKey: sb_bytes, payload: [UInt8], headers: [(String, [UInt8])], eventTimeNs: Int64,
+                     _ body: (UnsafePointer<sb_record>) -> sb_status) -> sb_status {
         withStr(topic) { cTopic in
-            withBytes(key) { cKey in
-                withBytes(payload) { cPayload in
-                    withHeaders(headers) { cHeaders in
-                        var record = sb_record(topic: cTopic, key: cKey, payload: cPayload,
-                                               headers: cHeaders.baseAddress, header_count: cHeaders.count,
-                                               event_time_ns: eventTimeNs, offset: 0, partition: 0, reserved: 0)
-                        return body(&record)
-                    }
+            withBytes(payload) { cPayload in
+                withHeaders(headers) { cHeaders in
+                    var record = sb_record(topic: cTopic, key: cKey, payload: cPayload,
+                                           headers: cHeaders.baseAddress, header_count: cHeaders.count,
+                                           event_time_ns: eventTimeNs, offset: 0, partition: 0, reserved: 0)
+                    return body(&record)
                 }
             }
         }

@@ -80,7 +80,15 @@ struct HostAPIBadInputTests {
                             records[1].payload = sb_bytes(ptr: x.baseAddress, len: x.count)
                             #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_ERR_TOO_LARGE)
                             #expect(lastError().contains("nothing was published or saved"))
+                            // Fits the 1024-byte limit alone, not with the tag the host adds.
+                            records[1].payload = sb_bytes(ptr: x.baseAddress, len: 1000)
+                            #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_ERR_TOO_LARGE)
+                            #expect(lastError().contains("counting the starbloom-txn header"), "\(lastError())")
                             records[1].payload = sb_bytes(ptr: b.baseAddress, len: b.count)
+                            records[1].header_count = 1 // headers NULL
+                            #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_ERR_INVALID_ARGUMENT)
+                            #expect(lastError().contains("headers pointer is NULL"), "\(lastError())")
+                            records[1].header_count = 0
                             records[1].topic = sb_str(ptr: badTopic, len: 10)
                             #expect(api.publish_batch_checkpoint(ctx, records, 2, checkpoint) == SB_ERR_INVALID_ARGUMENT)
                             #expect(services.checkpoints.load(owner: owner) == nil, "a refused call saves no checkpoint")
@@ -147,6 +155,7 @@ struct HostAPIBadInputTests {
         }
         withExtendedLifetime(context) {}
         #expect(blobs.map(\.firstSequence) == [1, 2, 3])
+        #expect(blobs.map(\.slot) == [0, 1, 0], "slots alternate: the newest committed transaction keeps its slot")
 
         // The crashed host: "one" and "two" arrived; the last commit listed "two" (slot 1, still
         // appending) and "three" (slot 0); then a fourth call rewrote slot 1 before its commit.

@@ -41,6 +41,13 @@ public final class InstanceContext: @unchecked Sendable {
     let transactionAppender: TransactionAppender
     /// A transaction completed: its stored records may be dropped once the instance stops.
     var transactionNeedsClearing = false
+    /// The pending slot of this run's newest transaction (the next one uses the other).
+    var lastPendingSlot: Int?
+    /// Set when the run is abandoned (a plugin call hung): its late transactional calls are refused,
+    /// so they cannot race the next run's recovery.
+    private let fenced = Atomic<Bool>(false)
+    var isFenced: Bool { fenced.load(ordering: .acquiring) }
+    func fence() { fenced.store(true, ordering: .releasing) }
 
     init(
         instanceName: String, pluginName: String, services: HostServices, outputTopic: String?,

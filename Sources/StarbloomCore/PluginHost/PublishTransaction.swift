@@ -37,8 +37,11 @@ enum PublishTransaction {
         context.transactionLock.lock()
         defer { context.transactionLock.unlock() }
         let appender = context.transactionAppender
-        if let problem = appender.problem {
-            return HostAPITable.fail(SB_ERR_CONFLICT, "publish_batch_checkpoint: an earlier transaction of this instance could not be appended (\(problem)); return from run: the host completes it before the instance starts again")
+        if context.isFenced {
+            return HostAPITable.fail(SB_ERR_STOPPING, "publish_batch_checkpoint: this run of instance '\(context.instanceName)' was abandoned; nothing was published or saved")
+        }
+        if let problem = appender.snapshot().failure {
+            return conflict(problem)
         }
         if state.count > StoreLimits.maxValueBytes {
             return HostAPITable.fail(SB_ERR_TOO_LARGE, "publish_batch_checkpoint: checkpoint of \(state.count) bytes exceeds \(StoreLimits.maxValueBytes) bytes")
@@ -54,8 +57,15 @@ enum PublishTransaction {
                 while end < records.count, HostAPITable.sameTopic(records[end].topic, topic) { end += 1 }
                 let topicAppender = try context.appender(for: topic)
                 for index in start..<end {
-                    if let problem = topicAppender.problem(with: records[index]) { throw problem }
-                    total += size(of: records[index])
+                    let record = records[index]
+                    if let problem = malformed(record) { throw QueueError(code: .invalidTopic, message: problem) }
+                    // Checked with room for the tag the host adds, so that the append cannot refuse it later.
+                    var tagged = record
+                    tagged.payload.len += tagBytes(instance: context.instanceName)
+                    if let problem = topicAppender.problem(with: tagged) {
+                        throw QueueError(code: problem.code, message: "\(problem.message) (counting the \(header) header the host adds)")
+                    }
+                    total += size(of: record)
                 }
                 runs.append((start..<end, topicAppender))
                 start = end
@@ -83,21 +93,32 @@ enum PublishTransaction {
         for topic in context.services.queue.topics() where targets.contains(topic.name) {
             starts[topic.name] = topic.partitions.map(\.nextOffset)
         }
-        let appending = appender.current
         var written: PendingRecords?
         if !records.isEmpty {
             let bytes = encode(records, runs: runs, firstSequence: firstSequence, defaultEventTimeNs: now, scanStarts: starts, capacity: total)
-            written = PendingRecords(slot: appending?.slot == 0 ? 1 : 0, firstSequence: firstSequence, size: bytes.count, bytes: bytes)
+            // Slots alternate strictly: the newest committed transaction (perhaps still appending, or
+            // appended but still listed) keeps its slot; the one before it is fully appended.
+            let slot = context.lastPendingSlot == 0 ? 1 : 0
+            written = PendingRecords(slot: slot, firstSequence: firstSequence, size: bytes.count, bytes: bytes)
         }
         let nextSequence = firstSequence + UInt64(records.count)
+        // Taken last, just before the commit: a failed append is never dropped from the list.
+        let (appending, failure) = appender.snapshot()
+        if let failure { return conflict(failure) }
+        if context.isFenced {
+            return HostAPITable.fail(SB_ERR_STOPPING, "publish_batch_checkpoint: this run of instance '\(context.instanceName)' was abandoned; nothing was published or saved")
+        }
         do throws(StoreError) {
             try store.save(owner: context.namespace, state: state, nextSequence: nextSequence, write: written,
                            pending: [appending, written.map { PendingRecords(slot: $0.slot, firstSequence: $0.firstSequence, size: $0.size) }].compactMap { $0 })
         } catch {
             context.publishErrors.add()
-            return HostAPITable.fail(HostAPITable.status(for: error), "publish_batch_checkpoint: the checkpoint was not saved: \(error.message); nothing was published")
+            // Storage failing (I/O, a damaged file) is UNAVAILABLE, whatever code the store used.
+            return HostAPITable.fail(error.code == .tooLarge ? SB_ERR_TOO_LARGE : SB_ERR_UNAVAILABLE,
+                                     "publish_batch_checkpoint: the checkpoint was not saved: \(error.message); nothing was published")
         }
         context.nextPublishSequence = nextSequence
+        if let written { context.lastPendingSlot = written.slot }
         context.transactionNeedsClearing = true
 
         // 2. Appended in the background, after the previous transaction's records: the next commit
@@ -127,6 +148,27 @@ enum PublishTransaction {
         }
         return SB_OK
     }
+
+    private static func conflict(_ problem: String) -> sb_status {
+        HostAPITable.fail(SB_ERR_CONFLICT, "publish_batch_checkpoint: an earlier transaction of this instance could not be appended (\(problem)); nothing of this call was published or saved; return from run: the host completes it before the instance starts again")
+    }
+
+    /// NULL pointers with a length, or too many headers to add the tag: refused before anything is written.
+    private static func malformed(_ record: sb_record) -> String? {
+        if record.topic.len > 0 && record.topic.ptr == nil { return "a record's topic pointer is NULL with a length" }
+        if record.key.len > 0 && record.key.ptr == nil { return "a record's key pointer is NULL with a length" }
+        if record.payload.len > 0 && record.payload.ptr == nil { return "a record's payload pointer is NULL with a length" }
+        if record.header_count > 0 && record.headers == nil { return "a record's headers pointer is NULL with a count" }
+        if record.header_count >= Int(UInt16.max) { return "a record carries \(record.header_count) headers; with the host's tag at most 65535" }
+        for index in 0..<record.header_count {
+            let h = record.headers[index]
+            if (h.name.len > 0 && h.name.ptr == nil) || (h.value.len > 0 && h.value.ptr == nil) { return "a header pointer is NULL with a length" }
+        }
+        return nil
+    }
+
+    /// What the tag adds to a record: its name, the longest value, and framing.
+    private static func tagBytes(instance: String) -> Int { header.utf8.count + instance.utf8.count + 1 + 20 + 8 }
 
     private static func size(of record: sb_record) -> Int {
         var bytes = record.topic.len + record.key.len + record.payload.len

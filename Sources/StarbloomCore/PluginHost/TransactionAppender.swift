@@ -15,25 +15,27 @@ final class TransactionAppender: @unchecked Sendable {
         queue = DispatchQueue(label: "sb-txn-\(instanceName)")
     }
 
-    /// The transaction being appended, if any (without its bytes).
-    var current: PendingRecords? {
+    /// The transaction being appended (if any, without its bytes) and why an append failed (once
+    /// set, no further transaction starts or commits until the instance restarts), read together.
+    func snapshot() -> (running: PendingRecords?, failure: String?) {
         condition.lock()
         defer { condition.unlock() }
-        return running
+        return (running, failure)
     }
 
-    /// Why an append failed; once set, no further transaction starts until the instance restarts.
-    var problem: String? {
-        condition.lock()
-        defer { condition.unlock() }
-        return failure
-    }
+    var problem: String? { snapshot().failure }
 
-    /// Waits for the running append (if any), then runs `work` in the background. `work` returns
-    /// nil on success or the reason it failed.
+    /// Waits for the running append (if any), then runs `work` in the background, unless an
+    /// earlier append failed: then this transaction stays pending (committed, listed) and is
+    /// appended by the recovery before the next start, after the failed one. `work` returns nil on
+    /// success or the reason it failed.
     func start(_ transaction: PendingRecords, _ work: @escaping @Sendable () -> String?) {
         condition.lock()
         while running != nil { condition.wait() }
+        if failure != nil {
+            condition.unlock()
+            return
+        }
         running = transaction
         condition.unlock()
         queue.async { [self] in

@@ -219,6 +219,8 @@ public final class PluginInstance: @unchecked Sendable {
         }
         // A transaction the last run committed but did not finish appending is finished first, so
         // that the checkpoint the plugin loads and the topics agree (see `PublishTransaction`).
+        // An abandoned earlier run may still be appending a committed transaction: let it finish.
+        for earlier in abandoned { earlier.context.transactionAppender.drain() }
         do {
             if let done = try PublishTransaction.recover(instance: name, owner: InstanceContext.namespace(of: name), services: services) {
                 logger.warning("\(done)")
@@ -243,6 +245,7 @@ public final class PluginInstance: @unchecked Sendable {
         }
         guard let created = created?.value else {
             // The stuck thread may still call the host with this context: keep it (and the config) alive.
+            context.fence()
             abandoned.append(Abandoned(context: context, config: config))
             return giveUp("create did not return within \(startTimeout) s; instance abandoned")
         }
@@ -263,6 +266,7 @@ public final class PluginInstance: @unchecked Sendable {
             }
             guard let started = started?.value else {
                 live = nil
+                context.fence()
                 abandoned.append(Abandoned(context: context, config: config))
                 return giveUp("start did not return within \(startTimeout) s; instance abandoned")
             }
@@ -369,6 +373,7 @@ public final class PluginInstance: @unchecked Sendable {
         clearStepTarget(run)
         live = nil
         // Keep the context and config alive: the stuck thread may still call the host API.
+        run.context.fence()
         abandoned.append(Abandoned(context: run.context, config: run.config))
         logger.error("instance hung; abandoned", metadata: ["error": "\(message)"])
         setState(.failed, error: message)
@@ -408,12 +413,15 @@ public final class PluginInstance: @unchecked Sendable {
             return true
         }
         if done == nil {
+            run.context.fence()
             abandoned.append(Abandoned(context: run.context, config: run.config))
             logger.error("destroy did not return in time; instance memory abandoned")
             return
         }
-        // Every transaction of the run is appended: the next start need not look for its records.
+        // Every transaction of the run is appended (those committed inside destroy too): the next
+        // start need not look for its records.
         let context = run.context
+        context.transactionAppender.drain()
         if context.transactionNeedsClearing && context.transactionAppender.problem == nil {
             try? services.checkpoints.clearPending(owner: context.namespace)
         }
