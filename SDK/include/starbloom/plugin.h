@@ -402,9 +402,11 @@ typedef struct sb_host_api {
      * Records keep their order per topic partition; records whose
      * event_time_ns is 0 get the call's time.
      * Errors:
-     *  - INVALID_ARGUMENT (bad topic, NULL records with count > 0, too many),
-     *    TOO_LARGE (a record above its topic's limit, more than 64 MiB, a
-     *    state above 1 MiB): checked first; nothing was published or saved.
+     *  - INVALID_ARGUMENT (bad topic, NULL records with count > 0, too many,
+     *    a NULL pointer with a non-zero length, 65535 or more headers),
+     *    TOO_LARGE (a record above its topic's limit counting the tag header,
+     *    more than 64 MiB, a state above 1 MiB): checked first; nothing was
+     *    published or saved.
      *  - CONFLICT: the background append of an earlier call failed (the
      *    message says why); nothing of this call was published or saved.
      *    Return from run with an error: before the instance starts again the
@@ -412,6 +414,8 @@ typedef struct sb_host_api {
      *    header), so checkpoint_load at the next start tells where to resume.
      *  - UNAVAILABLE (storage failed): the checkpoint may or may not be
      *    saved; return from run likewise.
+     *  - STOPPING: the host abandoned this run (a call of it hung past its
+     *    bound); nothing was published or saved.
      * Use it instead of publish_batch + checkpoint_save, which repeat records
      * published before a crash that came before the checkpoint. */
     sb_status (*publish_batch_checkpoint)(sb_host_ctx *ctx, const sb_record *records, size_t count,

@@ -286,6 +286,13 @@ public final class PluginInstance: @unchecked Sendable {
 
     private var startTimeout: Double { 30 }
 
+    /// Waits until the records of the current run's committed publish transactions are all appended
+    /// (they are appended in the background; for tests and tools that read topics right after).
+    public func drainPublishTransactions() {
+        let context = control.sync { live?.context }
+        context?.transactionAppender.drain()
+    }
+
     private func launchWorker(_ run: LiveRun) {
         run.workerStarted = true
         let inputs = spec.inputs
