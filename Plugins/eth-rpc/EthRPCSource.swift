@@ -559,7 +559,7 @@ final class EthRPCSource: StarbloomSource {
             // Transactional too (with the unchanged checkpoint), so that it stays behind the
             // previous range's records, which may still be appending.
             if settings.exactlyOnce {
-                try host.publish(batch, checkpoint: CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true))
+                try host.publish(batch, checkpoint: currentCheckpoint())
             } else {
                 try host.publish(batch)
             }
@@ -573,7 +573,7 @@ final class EthRPCSource: StarbloomSource {
     /// keeps its own message): the restart resumes from the checkpoint as saved — for a committed
     /// transaction the host completes the records first.
     private func publishWithCheckpoint() throws {
-        let checkpoint = CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true)
+        let checkpoint = currentCheckpoint()
         do throws(PluginError) {
             if settings.exactlyOnce {
                 try host.publish(batch, checkpoint: checkpoint)
@@ -587,6 +587,9 @@ final class EthRPCSource: StarbloomSource {
         }
         batch.removeAll()
     }
+
+    /// Numbers and hashes of the window only: the payloads are in `keptBlocks` (see `CheckpointCodec`).
+    private func currentCheckpoint() -> [UInt8] { CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true) }
 
     private var keptBlocks: KeptBlockStore { KeptBlockStore(host: host) }
 

@@ -52,18 +52,9 @@ enum HostAPITable {
         _ context: InstanceContext, _ records: UnsafeBufferPointer<sb_record>, lastOffset: inout UInt64
     ) -> sb_status {
         let now = Int64(Date().timeIntervalSince1970 * 1e9)
-        var start = 0
         do {
             // Resolve every topic first so that a bad name anywhere publishes nothing.
-            var runs: [(range: Range<Int>, appender: any TopicAppender)] = []
-            while start < records.count {
-                let topic = records[start].topic
-                var end = start + 1
-                while end < records.count, sameTopic(records[end].topic, topic) { end += 1 }
-                runs.append((start..<end, try context.appender(for: topic)))
-                start = end
-            }
-            for run in runs {
+            for run in try topicRuns(context, records) {
                 lastOffset = try run.appender.append(UnsafeBufferPointer(rebasing: records[run.range]), defaultEventTimeNs: now,
                                                      nonBlocking: context.nonBlockingPublish).offset
             }
@@ -73,6 +64,21 @@ enum HostAPITable {
         }
         context.recordsOut.add(UInt64(records.count))
         return SB_OK
+    }
+
+    /// Consecutive records with the same topic field, each run with its resolved appender.
+    static func topicRuns(_ context: InstanceContext, _ records: UnsafeBufferPointer<sb_record>) throws(QueueError)
+        -> [(range: Range<Int>, appender: any TopicAppender)] {
+        var runs: [(range: Range<Int>, appender: any TopicAppender)] = []
+        var start = 0
+        while start < records.count {
+            let topic = records[start].topic
+            var end = start + 1
+            while end < records.count, sameTopic(records[end].topic, topic) { end += 1 }
+            runs.append((start..<end, try context.appender(for: topic)))
+            start = end
+        }
+        return runs
     }
 
     @inline(__always)

@@ -50,25 +50,19 @@ enum PublishTransaction {
         var runs: [(range: Range<Int>, appender: any TopicAppender)] = []
         var total = 0
         do throws(QueueError) {
-            var start = 0
-            while start < records.count {
-                let topic = records[start].topic
-                var end = start + 1
-                while end < records.count, HostAPITable.sameTopic(records[end].topic, topic) { end += 1 }
-                let topicAppender = try context.appender(for: topic)
-                for index in start..<end {
+            runs = try HostAPITable.topicRuns(context, records)
+            for run in runs {
+                for index in run.range {
                     let record = records[index]
                     if let problem = malformed(record) { throw QueueError(code: .invalidTopic, message: problem) }
                     // Checked with room for the tag the host adds, so that the append cannot refuse it later.
                     var tagged = record
                     tagged.payload.len += tagBytes(instance: context.instanceName)
-                    if let problem = topicAppender.problem(with: tagged) {
+                    if let problem = run.appender.problem(with: tagged) {
                         throw QueueError(code: problem.code, message: "\(problem.message) (counting the \(header) header the host adds)")
                     }
                     total += size(of: record)
                 }
-                runs.append((start..<end, topicAppender))
-                start = end
             }
         } catch {
             context.publishErrors.add()
@@ -198,24 +192,25 @@ enum PublishTransaction {
             name.deallocate()
         }
         return try pending.withUnsafeBufferPointer { bytes throws(QueueError) -> R in
-            var cursor = PendingCursor(bytes)
-            guard let first = cursor.header() else { throw QueueError(code: .corrupt, message: "pending records are damaged") }
+            var reader = StateReader(pending)
             var parsed: [(topic: Range<Int>, key: Range<Int>, payload: Range<Int>, time: Int64)] = []
             parsed.reserveCapacity(count)
-            for index in 0..<count {
-                guard let topic = cursor.field(), let key = cursor.field(), let payload = cursor.field(), let time = cursor.signed(),
-                      let headerCount = cursor.number() else { throw QueueError(code: .corrupt, message: "pending records are damaged") }
-                let firstField = fields.count
-                for _ in 0..<headerCount {
-                    guard let headerName = cursor.field(), let headerValue = cursor.field() else { throw QueueError(code: .corrupt, message: "pending records are damaged") }
-                    fields.append((headerName, headerValue))
+            do throws(StateDecodingError) {
+                let first = try readHeader(&reader).firstSequence
+                for index in 0..<count {
+                    let topic = try reader.range(), key = try reader.range(), payload = try reader.range(), time = try reader.int()
+                    let headerCount = try reader.count(limit: 4096)
+                    let firstField = fields.count
+                    for _ in 0..<headerCount { fields.append((try reader.range(), try reader.range())) }
+                    headerSlots.append((firstField, headerCount))
+                    parsed.append((topic, key, payload, time))
+                    let tagStart = tags.count
+                    tags += prefix
+                    appendDecimal(first + UInt64(index), to: &tags)
+                    tagRanges.append(tagStart..<tags.count)
                 }
-                headerSlots.append((firstField, Int(headerCount)))
-                parsed.append((topic, key, payload, time))
-                let tagStart = tags.count
-                tags += prefix
-                appendDecimal(first + UInt64(index), to: &tags)
-                tagRanges.append(tagStart..<tags.count)
+            } catch {
+                throw QueueError(code: .corrupt, message: "pending records are damaged: \(error.message)")
             }
             let headers = UnsafeMutablePointer<sb_header>.allocate(capacity: max(fields.count + count, 1))
             defer { headers.deallocate() }
@@ -304,8 +299,8 @@ enum PublishTransaction {
         var records: [QueueRecord]
     }
 
-    static func decode(_ bytes: [UInt8]) throws(StateDecodingError) -> Pending {
-        var reader = StateReader(bytes)
+    /// The format, first sequence, scan starts and record count that open encoded pending records.
+    private static func readHeader(_ reader: inout StateReader) throws(StateDecodingError) -> (firstSequence: UInt64, scanStarts: [String: [UInt64]], count: Int) {
         guard try reader.varint() == 1 else { throw StateDecodingError(message: "unknown format of the pending records") }
         let firstSequence = try reader.varint()
         var starts: [String: [UInt64]] = [:]
@@ -315,8 +310,14 @@ enum PublishTransaction {
             for _ in 0..<(try reader.count(limit: 1 << 16)) { offsets.append(try reader.varint()) }
             starts[topic] = offsets
         }
+        return (firstSequence, starts, try reader.count(limit: 1 << 17))
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(StateDecodingError) -> Pending {
+        var reader = StateReader(bytes)
+        let (firstSequence, starts, count) = try readHeader(&reader)
         var records: [QueueRecord] = []
-        for _ in 0..<(try reader.count(limit: 1 << 17)) {
+        for _ in 0..<count {
             let topic = try reader.string(), key = try reader.bytes(), payload = try reader.bytes(), time = try reader.int()
             var headers: [QueueRecord.Header] = []
             for _ in 0..<(try reader.count(limit: 4096)) { headers.append(QueueRecord.Header(name: try reader.string(), value: try reader.bytes())) }
@@ -396,50 +397,5 @@ enum PublishTransaction {
             }
         }
         return found
-    }
-}
-
-/// Reads encoded pending records in place (the format `PublishTransaction.encode` writes).
-struct PendingCursor {
-    let bytes: UnsafeBufferPointer<UInt8>
-    var position = 0
-
-    init(_ bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
-
-    mutating func number() -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        while position < bytes.count, shift < 64 {
-            let byte = bytes[position]
-            position += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 { return value }
-            shift += 7
-        }
-        return nil
-    }
-
-    mutating func signed() -> Int64? {
-        guard let raw = number() else { return nil }
-        return Int64(bitPattern: (raw >> 1) ^ (0 &- (raw & 1)))
-    }
-
-    /// A length-prefixed field, as a range of `bytes`.
-    mutating func field() -> Range<Int>? {
-        guard let length = number(), length <= UInt64(bytes.count - position) else { return nil }
-        let range = position..<(position + Int(length))
-        position += Int(length)
-        return range
-    }
-
-    /// Skips the format, the first sequence and the scan starts up to the record count; returns the first sequence.
-    mutating func header() -> UInt64? {
-        guard number() == 1, let first = number(), let topics = number() else { return nil }
-        for _ in 0..<topics {
-            guard field() != nil, let partitions = number() else { return nil }
-            for _ in 0..<partitions { guard number() != nil else { return nil } }
-        }
-        guard number() != nil else { return nil }
-        return first
     }
 }

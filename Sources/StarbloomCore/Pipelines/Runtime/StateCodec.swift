@@ -90,6 +90,14 @@ struct StateReader {
 
     mutating func string() throws(StateDecodingError) -> String { String(decoding: try bytes(), as: UTF8.self) }
 
+    /// A length-prefixed field as a range of the bytes read (for readers that keep views, not copies).
+    mutating func range() throws(StateDecodingError) -> Range<Int> {
+        let length = try count()
+        guard length <= data.count - position else { throw StateDecodingError(message: "bytes of length \(length) run past the end") }
+        defer { position += length }
+        return position..<position + length
+    }
+
     mutating func uint256() throws(StateDecodingError) -> UInt256 {
         UInt256(w0: try varint(), w1: try varint(), w2: try varint(), w3: try varint())
     }
