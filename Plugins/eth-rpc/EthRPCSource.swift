@@ -483,7 +483,7 @@ final class EthRPCSource: StarbloomSource {
             while end < blocks.count {
                 let records = blocks[end].1
                 let blockCount = records.count + 1
-                let blockBytes = records.reduce(256) { $0 + $1.key.count + $1.payload.count }
+                let blockBytes = records.withUnsafeBufferPointer { $0.reduce(256) { $0 + $1.key.count + $1.payload.count + 24 } }
                 if end > start && (count + blockCount > PublishBatch.maxCount || bytes + blockBytes > Self.batchByteLimit) { break }
                 count += blockCount
                 bytes += blockBytes
@@ -503,24 +503,41 @@ final class EthRPCSource: StarbloomSource {
         var kept: [KeptBlock] = []
         kept.reserveCapacity(blocks.count)
         for (header, records) in blocks {
-            let logCount = records.reduce(0) { $0 + ($1.kind == .log ? 1 : 0) }
+            let logCount = records.withUnsafeBufferPointer { records in records.reduce(0) { $0 + ($1.kind == .log ? 1 : 0) } }
             let confirmed = head >= header.number + settings.confirmations
             let payload = Array(#"{"number":"\#(Hex.quantity(header.number))","hash":"\#(header.hash)","parentHash":"\#(header.parentHash)","timestamp":"\#(Hex.quantity(header.timestamp))","logCount":\#(logCount),"confirmed":\#(confirmed)}"#.utf8)
+            // Only a block within `reorg_window` of the head keeps its records (for reverts); the
+            // others are published straight from the answers parsed, marked on the way into the batch.
+            let payloadsKept = head - header.number < UInt64(settings.reorgWindow)
             kept.append(KeptBlock(number: header.number, hash: header.hash, timestamp: header.timestamp,
-                                  blockPublished: settings.emitBlocks, blockPayload: payload,
-                                  records: records.map { $0.marked(confirmed: confirmed) }))
-            kept[kept.count - 1].payloadsKept = head - header.number < UInt64(settings.reorgWindow)
+                                  blockPublished: settings.emitBlocks, payloadsKept: payloadsKept, blockPayload: payload,
+                                  records: payloadsKept ? records.map { $0.marked(confirmed: confirmed) } : []))
         }
         var counts: [KeptRecord.Kind: Int] = [:]
         for kind in [KeptRecord.Kind.transaction, .receipt, .log] {
-            for block in kept {
-                let timeNs = Int64(block.timestamp) * 1_000_000_000
-                for record in block.records where record.kind == kind {
-                    try flushIfFull()
-                    batch.append(topic: topic(kind), key: record.key, payload: record.payload, eventTimeNs: timeNs)
-                    counts[kind, default: 0] += 1
+            let topicName = topic(kind)
+            var count = 0
+            for (header, records) in blocks {
+                let timeNs = Int64(header.timestamp) * 1_000_000_000
+                let confirmed = head >= header.number + settings.confirmations
+                try records.withUnsafeBufferPointer { records in
+                    for record in records where record.kind == kind {
+                        try flushIfFull()
+                        record.key.withUnsafeBytes { key in
+                            record.payload.withUnsafeBytes { payload in
+                                KeptRecord.withMarkedParts(payload, confirmed: confirmed) { front, ending in
+                                    batch.append(topic: topicName, key: key, eventTimeNs: timeNs) { out in
+                                        out.append(front)
+                                        out.append(ending)
+                                    }
+                                }
+                            }
+                        }
+                        count += 1
+                    }
                 }
             }
+            counts[kind] = count
         }
         if settings.emitBlocks {
             for block in kept {

@@ -27,14 +27,34 @@ struct KeptRecord: Equatable {
     /// The payload with `"confirmed":true|false` before its closing `"removed":false}`: whether the
     /// block was at least `confirmations` below the head when published.
     func marked(confirmed: Bool) -> KeptRecord {
-        let suffix = #""removed":false}"#.utf8
-        guard payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) else { return self }
-        let ending = (confirmed ? #""confirmed":true,"removed":false}"# : #""confirmed":false,"removed":false}"#).utf8
         var marked: [UInt8] = [] // one allocation and one copy (editing the shared array would copy, then grow)
-        marked.reserveCapacity(payload.count - suffix.count + ending.count)
-        marked += payload[..<(payload.count - suffix.count)]
-        marked += ending
+        payload.withUnsafeBytes { payload in
+            Self.withMarkedParts(payload, confirmed: confirmed) { front, ending in
+                marked.reserveCapacity(front.count + ending.count)
+                marked += front
+                marked += ending
+            }
+        }
         return KeptRecord(kind: kind, key: key, payload: marked)
+    }
+
+    static let removedSuffix = Array(#""removed":false}"#.utf8)
+    static let confirmedEnding = Array(#""confirmed":true,"removed":false}"#.utf8)
+    static let unconfirmedEnding = Array(#""confirmed":false,"removed":false}"#.utf8)
+
+    /// The two parts of a marked payload (see `marked(confirmed:)`) without building it: what comes
+    /// before the closing `"removed":false}`, and the new ending (the whole payload and nothing if
+    /// it does not end so).
+    static func withMarkedParts<R>(_ payload: UnsafeRawBufferPointer, confirmed: Bool,
+                                   _ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        let suffix = removedSuffix
+        let cut = payload.count - suffix.count
+        guard cut >= 0, suffix.withUnsafeBytes({ $0.elementsEqual(payload[cut...]) }) else {
+            return try body(payload, UnsafeRawBufferPointer(start: nil, count: 0))
+        }
+        return try (confirmed ? confirmedEnding : unconfirmedEnding).withUnsafeBytes { ending in
+            try body(UnsafeRawBufferPointer(rebasing: payload[..<cut]), ending)
+        }
     }
 }
 

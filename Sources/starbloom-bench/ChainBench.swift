@@ -34,7 +34,8 @@ enum ChainBench {
         let quick = only == "quick"
         for (window, durability) in [(128, TopicSettings.Durability.always), (128, .none), (4, .always)] where only != "e2e" {
             let alone = try ingest(url: fixtureURL, chainID: chainID, blocks: blocks, logs: logs, decode: .none, reorgWindow: window, durability: durability)
-            print(row("eth-rpc → `chain.logs` (connector alone), `reorg_window` \(window), durability `\(durability)`", alone.logsSeconds, logs: logs, blocks: blocks, note: ""))
+            print(row("eth-rpc → `chain.logs` (connector alone), `reorg_window` \(window), durability `\(durability)`", alone.logsSeconds, logs: logs, blocks: blocks,
+                      note: "\(String(format: "%.1f", alone.cpuSeconds)) CPU s"))
             fflush(nil)
             if quick { return }
         }
@@ -43,9 +44,10 @@ enum ChainBench {
         for (decode, durability, exactlyOnce) in e2eRows {
             let full = try ingest(url: fixtureURL, chainID: chainID, blocks: blocks, logs: logs, decode: decode, reorgWindow: 128, durability: durability, exactlyOnce: exactlyOnce)
             let how = decode == .instance ? "evm-decode instance (inputs `chain.logs`)" : "pipeline with an evm-decode processor step"
-            let mode = exactlyOnce ? "exactly once" : "`exactly_once = false` (at-least-once)"
+            let effectivelyOnce = exactlyOnce && ProcessInfo.processInfo.environment["CHAIN_EXACTLY_ONCE"] != "0"
+            let mode = effectivelyOnce ? "exactly once" : "`exactly_once = false` (at-least-once)"
             print(row("eth-rpc → `chain.logs` → \(how) → `chain.decoded` (end to end), durability `\(durability)`, \(mode)", full.decodedSeconds, logs: logs, blocks: blocks,
-                      note: "`chain.logs` complete after \(String(format: "%.2f", full.logsSeconds)) s"))
+                      note: "`chain.logs` complete after \(String(format: "%.2f", full.logsSeconds)) s; \(String(format: "%.1f", full.cpuSeconds)) CPU s"))
             fflush(nil)
             if only == "e2e" { return }
         }
@@ -66,7 +68,7 @@ enum ChainBench {
     enum Decode { case none, instance, pipelineStep }
 
     static func ingest(url: String, chainID: UInt64, blocks: Int, logs: Int, decode decodeMode: Decode, reorgWindow: Int?, durability: TopicSettings.Durability = .always,
-                       blockTopicCount: Int? = nil, exactlyOnce: Bool = true) throws -> (logsSeconds: Double, decodedSeconds: Double) {
+                       blockTopicCount: Int? = nil, exactlyOnce: Bool = true) throws -> (logsSeconds: Double, decodedSeconds: Double, cpuSeconds: Double) {
         let work = "/var/tmp/starbloom-chain-bench-\(getpid())"
         try? FileManager.default.removeItem(atPath: work)
         try FileManager.default.createDirectory(atPath: "\(work)/plugins", withIntermediateDirectories: true)
@@ -113,6 +115,7 @@ enum ChainBench {
         if !exactlyOnce || ProcessInfo.processInfo.environment["CHAIN_EXACTLY_ONCE"] == "0" { settings["exactly_once"] = .bool(false) }
         func published(_ topic: String) -> UInt64 { queue.topics().first { $0.name == topic }?.published ?? 0 }
         let start = DispatchTime.now().uptimeNanoseconds
+        let cpuAtStart = processCPUSeconds()
         try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", settings: settings))
         var logsAt: UInt64 = 0, decodedAt: UInt64 = 0
         let wantBlocks = UInt64(blockTopicCount ?? blocks)
@@ -129,7 +132,15 @@ enum ChainBench {
         }
         let decodedCount = published("chain.decoded")
         if decode, decodedCount != UInt64(logs) { throw BenchError("chain.decoded has \(decodedCount) records, expected \(logs)") }
-        return (Double(logsAt - start) / 1e9, decode ? Double(decodedAt - start) / 1e9 : 0)
+        return (Double(logsAt - start) / 1e9, decode ? Double(decodedAt - start) / 1e9 : 0, processCPUSeconds() - cpuAtStart)
+    }
+
+    /// User plus system CPU time of this process so far (every thread: host, plugins, fixture server).
+    static func processCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     static var executableDirectory: String {

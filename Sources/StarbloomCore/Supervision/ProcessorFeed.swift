@@ -3,8 +3,10 @@ import Foundation
 
 /// The worker loop of a processor or sink instance: reads every partition of the topics matching its
 /// input patterns (topics created later are picked up) as the consumer group `instance/<name>`, hands
-/// batches to `process`, and commits a batch's offsets only after `process` returned OK — so a batch
-/// that failed is delivered again after the restart policy acts (at-least-once).
+/// batches to `process`, and commits a batch's offsets only after `process` returned OK and what it
+/// emitted was published — so a batch that failed is delivered again after the restart policy acts
+/// (at-least-once). Publishes and commits run in order on a `FeedPublisher` thread while the worker
+/// processes the next batch.
 ///
 /// A record the plugin rejects (`emitter->reject`) is retried on its own up to `maxDeliveries` times
 /// in all; then it goes to the dead-letter topic `dlq.<instance>` with the reason in the
@@ -21,13 +23,35 @@ struct ProcessorFeed {
     var ownOutput: String? { run.context.outputTopic }
     var maxDeliveries = 3
 
-    /// Runs until a stop is requested (returns OK) or `process` fails (returns its error).
+    /// Publishes and commits behind the worker (see `FeedPublisher`).
+    let publisher: FeedPublisher
+
+    init(instance: PluginInstance, run: PluginInstance.LiveRun, inputs: [String]) {
+        self.instance = instance
+        self.run = run
+        self.inputs = inputs
+        publisher = FeedPublisher(name: "sb-publish-\(instance.name)")
+    }
+
+    /// Runs until a stop is requested (returns OK) or `process` or a publish fails (returns its
+    /// error). Returns only after every publish and commit of the batches handed on has finished.
     func loop() -> (sb_status, String) {
+        let outcome = feed()
+        let publishing = publisher.finish()
+        if outcome.0 != SB_OK { return outcome }
+        return publishing ?? outcome
+    }
+
+    private func feed() -> (sb_status, String) {
         let context = run.context
         let queue = instance.services.queue
         let group = "instance/\(instance.name)"
         var idleWait: UInt64 = 1_000_000
+        // Where the next read of each partition starts: the committed offset at first, then just
+        // after the last batch handed on (its commit may still be running on the publisher thread).
+        var next: [PartitionKey: UInt64] = [:]
         while !context.isStopRequested {
+            if let failure = publisher.failure { return failure }
             var delivered = false
             // Never its own output or dead-letter topic: a pattern such as `chain.*` with output
             // `chain.stamped` would otherwise feed the instance its own records forever.
@@ -37,7 +61,8 @@ struct ProcessorFeed {
             }
             for topic in topics {
                 for partition in topic.partitions where !context.isStopRequested {
-                    let from = queue.committedOffset(group: group, topic: topic.name, partition: partition.partition) ?? 0
+                    let key = PartitionKey(topic: topic.name, partition: partition.partition)
+                    let from = next[key] ?? queue.committedOffset(group: group, topic: topic.name, partition: partition.partition) ?? 0
                     let records: [QueueRecord]
                     do {
                         records = try queue.read(topic: topic.name, partition: partition.partition, from: from, limit: batchSize, maxBytes: batchBytes)
@@ -50,12 +75,17 @@ struct ProcessorFeed {
                     delivered = true
                     let outcome = deliver(records)
                     if outcome.0 != SB_OK { return outcome }
-                    do {
-                        try queue.commit(group: group, topic: topic.name, partition: partition.partition,
-                                         offset: records[records.count - 1].offset + 1)
-                    } catch {
-                        return (SB_ERR_UNAVAILABLE, "cannot commit the consumer offset: \(error.message)")
+                    let end = records[records.count - 1].offset + 1
+                    next[key] = end
+                    let failure = publisher.submit {
+                        do throws(QueueError) {
+                            try queue.commit(group: group, topic: key.topic, partition: key.partition, offset: end)
+                        } catch {
+                            return (SB_ERR_UNAVAILABLE, "cannot commit the consumer offset: \(error.message)")
+                        }
+                        return nil
                     }
+                    if let failure { return failure }
                     instance.recordsIn.add(UInt64(records.count))
                 }
             }
@@ -69,9 +99,14 @@ struct ProcessorFeed {
         return (SB_OK, "")
     }
 
+    private struct PartitionKey: Hashable {
+        let topic: String
+        let partition: Int
+    }
+
     /// Processes a batch, then retries each rejected record alone until it passes or runs out of deliveries.
     private func deliver(_ records: [QueueRecord]) -> (sb_status, String) {
-        var (status, message, rejected) = process(records)
+        let (status, message, rejected) = process(records)
         if status != SB_OK { return (status, message) }
         for (index, firstReason) in rejected {
             var reason = firstReason
@@ -110,14 +145,21 @@ struct ProcessorFeed {
             let status = run.plugin.process!(run.pointer, arena.records, records.count, &emitter, &message)
             let text = CStrings.read(message: &message)
             if status != SB_OK { return (status, text, emitContext.rejected) } // nothing of a failed call is published
-            if let failure = publish(emitContext.emitted) { return (failure.0, failure.1, emitContext.rejected) }
+            if let failure = handOn(emitContext.emitted) { return (failure.0, failure.1, emitContext.rejected) }
             return (status, text, emitContext.rejected)
         }
     }
 
+    /// Queues the publish of what a `process` call emitted on the publisher thread (nothing to do
+    /// for nothing emitted). Returns the publisher's failure if it already stopped.
+    fileprivate func handOn(_ emitted: RecordBuffer) -> (sb_status, String)? {
+        if emitted.count == 0 { return publisher.failure }
+        return publisher.submit { publish(emitted) }
+    }
+
     /// Publishes what one `process` call emitted, in order, with one append per run of records for
     /// the same topic (on an `always` topic: one fsync for the call, not one per record).
-    fileprivate func publish(_ emitted: RecordBuffer) -> (sb_status, String)? {
+    private func publish(_ emitted: RecordBuffer) -> (sb_status, String)? {
         var start = 0
         while start < emitted.count {
             let end = min(emitted.count, start + 65_536)
@@ -142,17 +184,19 @@ struct ProcessorFeed {
         headers.append(.init(name: "starbloom-source-offset", value: Array(String(original.offset).utf8)))
         let dead = QueueRecord(topic: "dlq.\(instance.name)", offset: 0, key: original.key, payload: original.payload,
                                headers: headers, eventTimeNs: original.eventTimeNs)
-        let arena = RecordArena([dead])
-        defer { arena.release() }
-        do {
-            let appender = try instance.services.queue.topic(named: dead.topic)
-            _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: dead.eventTimeNs)
-        } catch {
-            return (SB_ERR_UNAVAILABLE, "dead-letter publish to '\(dead.topic)' failed: \(error.message)")
+        return publisher.submit {
+            let arena = RecordArena([dead])
+            defer { arena.release() }
+            do throws(QueueError) {
+                let appender = try instance.services.queue.topic(named: dead.topic)
+                _ = try appender.append(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: dead.eventTimeNs)
+            } catch {
+                return (SB_ERR_UNAVAILABLE, "dead-letter publish to '\(dead.topic)' failed: \(error.message)")
+            }
+            instance.errors.add()
+            instance.deadLettered.add()
+            return nil
         }
-        instance.errors.add()
-        instance.deadLettered.add()
-        return nil
     }
 
     /// The `ctx` of the emitter handed to one `process` call. Emitted records are copied and kept
@@ -187,8 +231,8 @@ struct ProcessorFeed {
             emitted.append(r)
             // Memory stays bounded however much one call emits: past 64 MiB, publish as it goes.
             if emitted.byteCount >= Self.heldBytes || emitted.count >= 65_536 {
-                if let failure = feed.publish(emitted) { return HostAPITable.fail(failure.0, failure.1) }
-                emitted.removeAll()
+                if let failure = feed.handOn(emitted) { return HostAPITable.fail(failure.0, failure.1) }
+                emitted = RecordBuffer() // the publisher holds the full one
             }
             return SB_OK
         }
