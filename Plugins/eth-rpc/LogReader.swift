@@ -26,7 +26,11 @@ struct LogReader {
             var members: [JSONField] = []
             var topics: [JSONField] = []
             var walk = JSONScanner.elementWalk(of: buffer, array: response.results[0])!
-            var perBlock = [[KeptRecord]](repeating: [], count: headers.count)
+            // Every payload goes into one buffer; the records are slices of it (made at the end,
+            // once the buffer no longer grows).
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(buffer.count + buffer.count / 8)
+            var spans = [[(key: Range<Int>, payload: Range<Int>)]](repeating: [], count: headers.count)
             var indexes = [[UInt64]](repeating: [], count: headers.count)
             while let log = walk.next(members: &members) {
                 guard log.kind == .object else { return .failure(Malformed(description: "eth_getLogs: an element of the result is not an object")) }
@@ -56,55 +60,57 @@ struct LogReader {
                     }
                     return .success(.moved(block: number, hash: JSONScanner.decodeString(buffer, blockHash).lowercased()))
                 }
-                var payload: [UInt8] = []
-                payload.reserveCapacity(Int(log.valueEnd - log.valueStart) + 64)
-                payload.append(#"{"address":"#)
-                guard let address, reader.appendHex(address, digits: 40, to: &payload) else {
+                let start = bytes.count
+                bytes.append(#"{"address":"#)
+                guard let address, reader.appendHex(address, digits: 40, to: &bytes) else {
                     return .failure(Malformed(description: "eth_getLogs: malformed address in block \(number)"))
                 }
-                let key = Array(payload[12..<54]) // the address's 0x and 40 digits, lowercased
-                payload.append(#","topics":["#)
+                let key = (start + 12)..<(start + 54) // the address's 0x and 40 digits, lowercased
+                bytes.append(#","topics":["#)
                 guard let topicsField, topicsField.kind == .array else {
                     return .failure(Malformed(description: "eth_getLogs: malformed topics in block \(number)"))
                 }
                 JSONScanner.elements(of: buffer, array: topicsField, into: &topics)
                 guard topics.count <= 4 else { return .failure(Malformed(description: "eth_getLogs: more than 4 topics in block \(number)")) }
                 for (position, topic) in topics.enumerated() {
-                    if position > 0 { payload.append(UInt8(ascii: ",")) }
-                    guard reader.appendHex(topic, digits: 64, to: &payload) else {
+                    if position > 0 { bytes.append(UInt8(ascii: ",")) }
+                    guard reader.appendHex(topic, digits: 64, to: &bytes) else {
                         return .failure(Malformed(description: "eth_getLogs: malformed topic in block \(number)"))
                     }
                 }
-                payload.append(#"],"data":"#)
-                guard let data, reader.appendHex(data, digits: nil, to: &payload) else {
+                bytes.append(#"],"data":"#)
+                guard let data, reader.appendHex(data, digits: nil, to: &bytes) else {
                     return .failure(Malformed(description: "eth_getLogs: malformed data in block \(number)"))
                 }
-                payload.append(#","blockNumber":"#)
-                payload.appendQuantity(number)
-                payload.append(#","blockHash":""#)
-                payload += hashes[offset]
-                payload.append(UInt8(ascii: "\""))
-                payload.append(#","blockTimestamp":"#)
-                payload.appendQuantity(headers[offset].timestamp)
-                payload.append(#","transactionHash":"#)
-                guard let txHash, reader.appendHex(txHash, digits: 64, to: &payload),
+                bytes.append(#","blockNumber":"#)
+                bytes.appendQuantity(number)
+                bytes.append(#","blockHash":""#)
+                bytes += hashes[offset]
+                bytes.append(UInt8(ascii: "\""))
+                bytes.append(#","blockTimestamp":"#)
+                bytes.appendQuantity(headers[offset].timestamp)
+                bytes.append(#","transactionHash":"#)
+                guard let txHash, reader.appendHex(txHash, digits: 64, to: &bytes),
                       let txIndex, let transactionIndex = reader.quantity(txIndex),
                       let logIndex, let index = reader.quantity(logIndex) else {
                     return .failure(Malformed(description: "eth_getLogs: malformed log in block \(number)"))
                 }
-                payload.append(#","transactionIndex":"#)
-                payload.appendQuantity(transactionIndex)
-                payload.append(#","logIndex":"#)
-                payload.appendQuantity(index)
-                payload.append(#","removed":false}"#)
-                perBlock[offset].append(KeptRecord(kind: .log, key: key, payload: payload))
+                bytes.append(#","transactionIndex":"#)
+                bytes.appendQuantity(transactionIndex)
+                bytes.append(#","logIndex":"#)
+                bytes.appendQuantity(index)
+                bytes.append(#","removed":false}"#)
+                spans[offset].append((key, start..<bytes.count))
                 indexes[offset].append(index)
             }
             // Nodes answer in (block, log index) order; sort only a block that is not.
-            for offset in perBlock.indices where zip(indexes[offset], indexes[offset].dropFirst()).contains(where: { $0 > $1 }) {
-                perBlock[offset] = zip(indexes[offset], perBlock[offset]).sorted { $0.0 < $1.0 }.map(\.1)
+            for offset in spans.indices where zip(indexes[offset], indexes[offset].dropFirst()).contains(where: { $0 > $1 }) {
+                spans[offset] = zip(indexes[offset], spans[offset]).sorted { $0.0 < $1.0 }.map(\.1)
             }
-            return .success(.logs(perBlock))
+            let shared = bytes
+            return .success(.logs(spans.map { block in
+                block.map { KeptRecord(kind: .log, key: shared[$0.key], payload: shared[$0.payload]) }
+            }))
         }.get()
     }
 }
