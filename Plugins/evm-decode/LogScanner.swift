@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a log payload could not be read. Built only on the error path.
 struct LogError: Error {
     let reason: String
@@ -262,22 +266,21 @@ struct LogScanner {
         }
         let open = index
         let start = index + 1
-        // Fast path: `0x`, hex digits, closing quote.
-        if count - start >= 3, bytes[start] == UInt8(ascii: "0"), bytes[start + 1] == UInt8(ascii: "x") {
-            let p = bytes, n = count
-            var i = start + 2
-            // Up to the closing quote, checking hex without a branch per digit (digits and letters
-            // alternate at random in hashes: a branch on which one would mispredict half the time).
+        // Fast path: `0x`, hex digits, closing quote. The quote is found with memchr (vectorized)
+        // and the digits are then checked in a loop with no branch and no early exit, which the
+        // compiler vectorizes too (a byte-at-a-time scan was about a sixth of the plugin's time).
+        if count - start >= 3, bytes[start] == UInt8(ascii: "0"), bytes[start + 1] == UInt8(ascii: "x"),
+           let quote = memchr(bytes + start + 2, Int32(UInt8(ascii: "\"")), count - start - 2) {
+            let p = bytes
+            let i = UnsafePointer<UInt8>(quote.assumingMemoryBound(to: UInt8.self)) - p
             var bad: UInt8 = 0
-            while i < n {
-                let c = p[i]
-                if c == UInt8(ascii: "\"") { break }
+            for k in (start + 2)..<i {
+                let c = p[k]
                 let digit: UInt8 = c &- 48 < 10 ? 1 : 0
                 let letter: UInt8 = (c | 0x20) &- 97 < 6 ? 1 : 0
                 bad |= (digit | letter) ^ 1
-                i += 1
             }
-            if bad == 0 && i < n {
+            if bad == 0 {
                 let digits = i - start - 2
                 index = i + 1
                 guard digits & 1 == 0 else {
@@ -381,6 +384,20 @@ struct LogScanner {
     private mutating func stringBody() throws(LogError) -> (start: Int, end: Int, escaped: Bool) {
         let start = index
         let p = bytes, n = count
+        // Fast path: up to the first quote (memchr), with neither a backslash nor a control
+        // character before it (checked without a branch per byte).
+        if let quote = memchr(p + start, Int32(UInt8(ascii: "\"")), n - start) {
+            let end = UnsafePointer<UInt8>(quote.assumingMemoryBound(to: UInt8.self)) - p
+            var bad: UInt8 = 0
+            for k in start..<end {
+                let c = p[k]
+                bad |= (c == UInt8(ascii: "\\") ? 1 : 0) | (c < 0x20 ? 1 : 0)
+            }
+            if bad == 0 {
+                index = end + 1
+                return (start, end, false)
+            }
+        }
         var i = index
         var escaped = false
         while i < n {
