@@ -477,13 +477,18 @@ final class EthRPCSource: StarbloomSource {
         // Groups of whole blocks that fit one call, each followed by its checkpoint: a failure then
         // never repeats records that an earlier call published (only a single block too large for
         // one call is split, see `flushIfFull`).
+        // What a record costs in the batch beyond its key and payload: its topic's name and the
+        // `"confirmed":false,` marking; a block record is under 512 bytes plus its topic's name. An
+        // upper bound, so that a group never has to be split.
+        let recordExtra = 18 + [settings.topicLogs, settings.topicTransactions, settings.topicReceipts].map(\.utf8.count).max()!
+        let blockExtra = 512 + settings.topicBlocks.utf8.count
         var start = 0
         while start < blocks.count {
             var end = start, count = 0, bytes = 0
             while end < blocks.count {
                 let records = blocks[end].1
                 let blockCount = records.count + 1
-                let blockBytes = records.withUnsafeBufferPointer { $0.reduce(256) { $0 + $1.key.count + $1.payload.count + 24 } }
+                let blockBytes = records.withUnsafeBufferPointer { $0.reduce(blockExtra) { $0 + $1.key.count + $1.payload.count + recordExtra } }
                 if end > start && (count + blockCount > PublishBatch.maxCount || bytes + blockBytes > Self.batchByteLimit) { break }
                 count += blockCount
                 bytes += blockBytes
