@@ -49,6 +49,12 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"])]
         ),
         .systemLibrary(
+            name: "COpenSSL",
+            path: "Sources/COpenSSL",
+            pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .systemLibrary(
             name: "CFFI",
             path: "Sources/CFFI",
             pkgConfig: "libffi",
@@ -155,10 +161,10 @@ let package = Package(
         ),
         // Pure-Swift EVM ABI decoding (keccak-256, event ABIs, log decoding) for Plugins/evm-decode.
         .target(name: "EVMABI", path: "Sources/EVMABI", swiftSettings: strictSettings),
-        // Ethereum JSON-RPC source (own HTTP/1.1 client over POSIX sockets; no Foundation).
+        // Ethereum JSON-RPC source (own HTTP/1.1 client over POSIX sockets, OpenSSL for https; no Foundation).
         .target(
             name: "EthRPCPlugin",
-            dependencies: ["StarbloomPluginSDK", "StarbloomJSON"],
+            dependencies: ["StarbloomPluginSDK", "StarbloomJSON", "COpenSSL"],
             path: "Plugins/eth-rpc",
             exclude: ["README.md", "sample.toml"],
             swiftSettings: strictSettings

@@ -11,7 +11,8 @@ final class EthRPCSource: StarbloomSource {
         version: "0.1.0",
         description: "Ethereum JSON-RPC source: blocks and logs with reorg reverts, checkpointed cursor",
         settings: [
-            .stringList("endpoints", required: true, doc: "JSON-RPC endpoints (http:// only); the first is primary, the others are failover"),
+            .stringList("endpoints", required: true, doc: "JSON-RPC endpoints (http:// or https://); the first is primary, the others are failover"),
+            .string("tls_ca_file", doc: "https endpoints: a PEM file of certificates to trust instead of the system's trust store (a private CA, a self-signed node)"),
             .int("chain_id", required: true, doc: "expected chain id, checked with eth_chainId at start"),
             .int("start_block", default: -1, doc: "first block for a new instance; -1 = the head at first start"),
             .int("confirmations", default: 12, doc: "depth at which a block counts as confirmed (the records' confirmed field)"),
@@ -99,11 +100,11 @@ final class EthRPCSource: StarbloomSource {
             return value
         }
         let endpointTexts = config.strings("endpoints") ?? []
-        guard !endpointTexts.isEmpty else { throw PluginError("endpoints must list at least one http:// URL", status: SB_ERR_INVALID_ARGUMENT) }
+        guard !endpointTexts.isEmpty else { throw PluginError("endpoints must list at least one http:// or https:// URL", status: SB_ERR_INVALID_ARGUMENT) }
         var endpoints: [EndpointURL] = []
         for text in endpointTexts {
             guard let url = EndpointURL(text) else {
-                throw PluginError("endpoints: '\(text)' is not an http://host:port/path URL (https is not supported yet)", status: SB_ERR_INVALID_ARGUMENT)
+                throw PluginError("endpoints: '\(text)' is not an http:// or https://host[:port][/path] URL", status: SB_ERR_INVALID_ARGUMENT)
             }
             endpoints.append(url)
         }
@@ -176,7 +177,17 @@ final class EthRPCSource: StarbloomSource {
             errors: try host.counter("request_errors_total", help: "failed requests (transport, HTTP status, malformed JSON, JSON-RPC error)"),
             retries: try host.counter("retries_total", help: "requests retried after a backoff"),
             failovers: try host.counter("failovers_total", help: "switches to the next endpoint"))
-        rpc = RPCClient(host: host, endpoints: endpoints, timeoutMs: settings.requestTimeoutMs, backoffMaxMs: settings.backoffMaxMs, maxRetries: settings.maxRetries,
+        // One TLS context for the instance's https endpoints; a bad tls_ca_file is refused now.
+        let caFile = config.string("tls_ca_file")
+        var tls: TLSContext?
+        if endpoints.contains(where: \.tls) || caFile != nil {
+            do throws(HTTPError) {
+                tls = try TLSContext(caFile: caFile)
+            } catch {
+                throw PluginError(error.message, status: SB_ERR_INVALID_ARGUMENT)
+            }
+        }
+        rpc = RPCClient(host: host, endpoints: endpoints, tls: tls, timeoutMs: settings.requestTimeoutMs, backoffMaxMs: settings.backoffMaxMs, maxRetries: settings.maxRetries,
                         maxRequestsPerSecond: settings.maxRequestsPerSecond, metrics: metrics)
         blocksPublished = try host.counter("blocks_published_total", help: "blocks published")
         logsPublished = try host.counter("logs_published_total", help: "logs published")

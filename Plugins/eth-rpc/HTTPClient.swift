@@ -1,11 +1,12 @@
+import COpenSSL
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A minimal HTTP/1.1 client over POSIX sockets for JSON-RPC: `POST` with a `Content-Length` body,
 /// responses with `Content-Length`, chunked transfer coding or read-to-close; keep-alive reuse;
-/// connect and request timeouts. Plain `http://` only (no TLS). Not thread-safe: one connection per
-/// endpoint, used by the source's run thread. Waits are sliced (100 ms) so that a stop request is
+/// connect and request timeouts; `https://` through OpenSSL (`TLSContext`: certificate and host name
+/// verified). Not thread-safe: one connection per endpoint, used by the source's run thread. Waits are sliced (100 ms) so that a stop request is
 /// noticed promptly.
 struct HTTPError: Error, CustomStringConvertible {
     enum Kind { case connect, timeout, io, protocolError, stopped }
@@ -29,19 +30,26 @@ struct EndpointURL {
     let host: String
     let port: String
     let path: String
+    let tls: Bool
 
-    /// `http://host[:port][/path]`; IPv6 literals in brackets.
+    /// `http://host[:port][/path]` or `https://…`; IPv6 literals in brackets.
     init?(_ text: String) {
-        guard text.hasPrefix("http://") else { return nil }
+        if text.hasPrefix("http://") {
+            tls = false
+        } else if text.hasPrefix("https://") {
+            tls = true
+        } else {
+            return nil
+        }
         self.text = text
-        var rest = Substring(text.dropFirst("http://".count))
+        var rest = Substring(text.dropFirst(tls ? "https://".count : "http://".count))
         var path = "/"
         if let slash = rest.firstIndex(of: "/") {
             path = String(rest[slash...])
             rest = rest[..<slash]
         }
         var host: Substring
-        var port = "80"
+        var port = tls ? "443" : "80"
         if rest.hasPrefix("[") {
             guard let close = rest.firstIndex(of: "]") else { return nil }
             host = rest[rest.index(after: rest.startIndex)..<close]
@@ -60,23 +68,61 @@ struct EndpointURL {
     }
 }
 
+/// The TLS settings of an instance's https endpoints: an OpenSSL client context (TLS 1.2 or later,
+/// peer certificate verified against the system's trust store or `caFile`), shared by its connections.
+final class TLSContext {
+    let context: OpaquePointer
+
+    /// `caFile`: PEM certificates to trust instead of the system store (a private CA, a self-signed node).
+    init(caFile: String?) throws(HTTPError) {
+        guard let context = SSL_CTX_new(TLS_client_method()) else { throw HTTPError(.connect, "TLS: \(Self.lastError())") }
+        self.context = context
+        guard sb_ssl_ctx_configure(context) != 0 else { throw HTTPError(.connect, "TLS: cannot require TLS 1.2: \(Self.lastError())") }
+        SSL_CTX_set_verify(context, SSL_VERIFY_PEER, nil)
+        if let caFile {
+            guard SSL_CTX_load_verify_locations(context, caFile, nil) == 1 else {
+                throw HTTPError(.connect, "tls_ca_file '\(caFile)' has no readable PEM certificate: \(Self.lastError())")
+            }
+        } else {
+            SSL_CTX_set_default_verify_paths(context)
+        }
+    }
+
+    deinit { SSL_CTX_free(context) }
+
+    /// The oldest queued OpenSSL error as text (and clears the queue).
+    static func lastError() -> String {
+        let code = ERR_get_error()
+        ERR_clear_error()
+        if code == 0 { return "unknown error" }
+        var buffer = [CChar](repeating: 0, count: 256)
+        ERR_error_string_n(code, &buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
 final class HTTPConnection {
     let url: EndpointURL
+    private let tls: TLSContext?
     private var fd: Int32 = -1
+    private var ssl: OpaquePointer? // the TLS session over `fd` (https)
     private var pending: [UInt8] = []   // bytes read past the previous response
     private var scratch = [UInt8](repeating: 0, count: 65536) // recv buffer, reused
     private let shouldStop: () -> Bool
     static let maxBody = 256 << 20
     static let maxHeader = 64 << 10
 
-    init(url: EndpointURL, shouldStop: @escaping () -> Bool) {
+    init(url: EndpointURL, tls: TLSContext?, shouldStop: @escaping () -> Bool) {
         self.url = url
+        self.tls = url.tls ? tls : nil
         self.shouldStop = shouldStop
     }
 
     deinit { close() }
 
     func close() {
+        if let ssl { SSL_free(ssl) }
+        ssl = nil
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
         pending.removeAll()
@@ -96,7 +142,12 @@ final class HTTPConnection {
     }
 
     private func exchange(_ body: [UInt8], deadline: Int64, extraHeaders: [(String, String)]) throws(HTTPError) -> HTTPResponse {
-        if fd < 0 { try connect(deadline: deadline) }
+        if fd < 0 {
+            try connect(deadline: deadline)
+            if let tls {
+                do throws(HTTPError) { try handshake(tls, deadline: deadline) } catch { close(); throw error }
+            }
+        }
         do {
             var head = "POST \(url.path) HTTP/1.1\r\nHost: \(url.host):\(url.port)\r\nContent-Type: application/json\r\n"
             head += "Accept: application/json\r\nConnection: keep-alive\r\nContent-Length: \(body.count)\r\n"
@@ -172,11 +223,29 @@ final class HTTPConnection {
 
     private func send(_ bytes: [UInt8], deadline: Int64) throws(HTTPError) {
         var sent = 0
-        while sent < bytes.count {
-            let n = bytes.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+        var failure: HTTPError?
+        bytes.withUnsafeBytes { raw in
+            while sent < raw.count {
+                do throws(HTTPError) { sent += try transmit(raw.baseAddress! + sent, raw.count - sent, deadline: deadline) } catch {
+                    failure = error
+                    return
+                }
             }
-            if n > 0 { sent += n; continue }
+        }
+        if let failure { throw failure }
+    }
+
+    /// Sends some of `count` bytes (waiting until the socket takes any); returns how many.
+    private func transmit(_ bytes: UnsafeRawPointer, _ count: Int, deadline: Int64) throws(HTTPError) -> Int {
+        while true {
+            if let ssl {
+                let n = SSL_write(ssl, bytes, Int32(min(count, 1 << 30)))
+                if n > 0 { return Int(n) }
+                try waitForTLS(ssl, n, deadline: deadline, what: "sending")
+                continue
+            }
+            let n = Glibc.send(fd, bytes, count, Int32(MSG_NOSIGNAL))
+            if n > 0 { return n }
             if n < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
                 try waitFor(Int32(POLLOUT), deadline: deadline, what: "sending")
                 continue
@@ -185,18 +254,88 @@ final class HTTPConnection {
         }
     }
 
-    /// Reads more bytes into `pending`; returns false at end of stream.
-    private func fill(deadline: Int64) throws(HTTPError) -> Bool {
+    /// Receives up to `count` bytes (waiting until any arrive); 0 at the end of the stream.
+    private func receive(_ buffer: UnsafeMutableRawPointer, _ count: Int, deadline: Int64) throws(HTTPError) -> Int {
         while true {
-            let n = scratch.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n > 0 { pending.append(contentsOf: scratch[0..<n]); return true }
-            if n == 0 { return false }
+            if let ssl {
+                let n = SSL_read(ssl, buffer, Int32(min(count, 1 << 30)))
+                if n > 0 { return Int(n) }
+                if SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN { return 0 }
+                try waitForTLS(ssl, n, deadline: deadline, what: "waiting for the response")
+                continue
+            }
+            let n = recv(fd, buffer, count, 0)
+            if n >= 0 { return n }
             if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
                 try waitFor(Int32(POLLIN), deadline: deadline, what: "waiting for the response")
                 continue
             }
             throw HTTPError(.io, "\(url.text): recv: \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// After a TLS call returned `result` ≤ 0: waits for what OpenSSL needs, or throws its error.
+    private func waitForTLS(_ ssl: OpaquePointer, _ result: Int32, deadline: Int64, what: String) throws(HTTPError) {
+        switch SSL_get_error(ssl, result) {
+        case SSL_ERROR_WANT_READ:
+            try waitFor(Int32(POLLIN), deadline: deadline, what: what)
+        case SSL_ERROR_WANT_WRITE:
+            try waitFor(Int32(POLLOUT), deadline: deadline, what: what)
+        case SSL_ERROR_SYSCALL:
+            let code = errno
+            ERR_clear_error()
+            throw HTTPError(.io, "\(url.text): TLS: connection failed: \(code == 0 ? "closed by the peer" : String(cString: strerror(code)))")
+        default:
+            throw HTTPError(.io, "\(url.text): TLS: \(TLSContext.lastError())")
+        }
+    }
+
+    /// The TLS handshake over the connected socket: SNI, then the certificate checked against the
+    /// trust store and the endpoint's host name (or IP address).
+    private func handshake(_ tls: TLSContext, deadline: Int64) throws(HTTPError) {
+        guard let session = SSL_new(tls.context) else { throw HTTPError(.connect, "\(url.text): TLS: \(TLSContext.lastError())") }
+        ssl = session
+        SSL_set_fd(session, fd)
+        var address = in6_addr()
+        let isAddress = inet_pton(AF_INET, url.host, &address) == 1 || inet_pton(AF_INET6, url.host, &address) == 1
+        if isAddress {
+            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(session), url.host)
+        } else {
+            _ = sb_ssl_set_sni(session, url.host)
+            SSL_set1_host(session, url.host)
+        }
+        while true {
+            let result = SSL_connect(session)
+            if result == 1 { return }
+            let error = SSL_get_error(session, result)
+            if error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE {
+                do throws(HTTPError) {
+                    try waitFor(Int32(error == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT), deadline: deadline, what: "in the TLS handshake")
+                } catch {
+                    if error.kind == .timeout { throw HTTPError(.connect, "\(url.text): TLS handshake timed out") }
+                    throw error
+                }
+                continue
+            }
+            let verify = SSL_get_verify_result(session)
+            if verify != X509_V_OK {
+                ERR_clear_error()
+                throw HTTPError(.connect, "\(url.text): TLS certificate not trusted: \(String(cString: X509_verify_cert_error_string(verify))) (tls_ca_file names a PEM file of certificates to trust)")
+            }
+            let reason = error == SSL_ERROR_SYSCALL ? "connection closed during the handshake" : TLSContext.lastError()
+            throw HTTPError(.connect, "\(url.text): TLS handshake failed: \(reason)")
+        }
+    }
+
+    /// Reads more bytes into `pending`; returns false at end of stream.
+    private func fill(deadline: Int64) throws(HTTPError) -> Bool {
+        let outcome = scratch.withUnsafeMutableBytes { raw -> Result<Int, HTTPError> in
+            do throws(HTTPError) { return .success(try receive(raw.baseAddress!, raw.count, deadline: deadline)) } catch { return .failure(error) }
+        }
+        let n = try outcome.get()
+        if n == 0 { return false }
+        pending.append(contentsOf: scratch[0..<n])
+        return true
     }
 
     /// Index just past the first CRLF at or after `from` in `pending`, or nil.
@@ -234,15 +373,14 @@ final class HTTPConnection {
             initialized = pending.count
             _ = buffer.initialize(from: pending)
             while initialized < count {
-                let n = recv(fd, buffer.baseAddress! + initialized, count - initialized, 0)
-                if n > 0 { initialized += n; continue }
-                if n == 0 { failure = HTTPError(.io, "\(url.text): connection closed mid-body"); return }
-                if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
-                    do throws(HTTPError) { try waitFor(Int32(POLLIN), deadline: deadline, what: "waiting for the response") } catch { failure = error; return }
-                    continue
+                do throws(HTTPError) {
+                    let n = try receive(buffer.baseAddress! + initialized, count - initialized, deadline: deadline)
+                    if n == 0 { failure = HTTPError(.io, "\(url.text): connection closed mid-body"); return }
+                    initialized += n
+                } catch {
+                    failure = error
+                    return
                 }
-                failure = HTTPError(.io, "\(url.text): recv: \(String(cString: strerror(errno)))")
-                return
             }
         }
         pending.removeAll(keepingCapacity: true)

@@ -56,12 +56,12 @@ final class RPCClient {
     let requestSpacingNs: Int64
     private var lastRequestNs: Int64 = 0
 
-    init(host: Host, endpoints: [EndpointURL], timeoutMs: Int, backoffMaxMs: Int, maxRetries: Int?, maxRequestsPerSecond: Int, metrics: Metrics) {
+    init(host: Host, endpoints: [EndpointURL], tls: TLSContext?, timeoutMs: Int, backoffMaxMs: Int, maxRetries: Int?, maxRequestsPerSecond: Int, metrics: Metrics) {
         self.host = host
         self.maxRetries = maxRetries
         self.requestSpacingNs = maxRequestsPerSecond > 0 ? 1_000_000_000 / Int64(maxRequestsPerSecond) : 0
         self.backoffMaxMs = backoffMaxMs
-        self.connections = endpoints.map { HTTPConnection(url: $0, shouldStop: { host.shouldStop }) }
+        self.connections = endpoints.map { HTTPConnection(url: $0, tls: tls, shouldStop: { host.shouldStop }) }
         self.timeoutMs = timeoutMs
         self.metrics = metrics
     }

@@ -221,6 +221,59 @@ struct EthRPCTests {
         try Self.checkCanonical(host, server, token: token, logCount: 13)
     }
 
+    @Test("https endpoint: with tls_ca_file naming its certificate the chain is read completely; untrusted, the instance reports why; a bad tls_ca_file or URL is refused")
+    func httpsEndpoint() throws {
+        let fixtures = try FixtureBuilder()
+        defer { fixtures.remove() }
+        // A self-signed certificate for 127.0.0.1 (its own CA), and a second one nobody trusts.
+        func makeCertificate(_ name: String) throws -> (certificate: String, key: String) {
+            let certificate = "\(fixtures.root)/\(name).pem", key = "\(fixtures.root)/\(name)-key.pem"
+            let openssl = Process()
+            openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            openssl.arguments = ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", certificate,
+                                 "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+            openssl.standardOutput = FileHandle.nullDevice
+            openssl.standardError = FileHandle.nullDevice
+            try openssl.run()
+            openssl.waitUntilExit()
+            try #require(openssl.terminationStatus == 0, "openssl req failed")
+            return (certificate, key)
+        }
+        let trusted = try makeCertificate("node")
+        let stranger = try makeCertificate("stranger")
+        let server = try EthTesterServer.start(tls: trusted)
+        defer { server.stop() }
+        #expect(server.url.hasPrefix("https://"))
+        let chainID = try server.chainID()
+        let token = try #require(try server.call("test_deployToken") as? String)
+        for i in 1...5 { _ = try server.call("test_transfer", ["0x00000000000000000000000000000000000a11ce", "0x\(String(i, radix: 16))"]) }
+
+        let host = try Self.startHost(fixtures)
+        defer { host.shutdown() }
+        // Trusting only another certificate: the handshake fails and the instance says why.
+        var settings = Self.settings(server, chainID: chainID)
+        settings["tls_ca_file"] = .string(stranger.certificate)
+        try host.addInstance(InstanceSpec(name: "untrusting", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let untrusting = try #require(host.instance(named: "untrusting"))
+        #expect(waitUntil(timeout: 30) { untrusting.hasLog("TLS certificate not trusted") }, "\(untrusting.logs.suffix(5))")
+        untrusting.disable()
+
+        settings["tls_ca_file"] = .string(trusted.certificate)
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
+        let instance = try #require(host.instance(named: "eth"))
+        try Self.waitCaughtUp(host, server, instance)
+        instance.disable()
+        try Self.checkCanonical(host, server, token: token, logCount: 5)
+
+        // Refused at create, with the setting named.
+        var badCA = settings
+        badCA["tls_ca_file"] = .string("\(fixtures.root)/missing.pem")
+        try Self.expectRefused(host, name: "bad-ca", badCA, "tls_ca_file '\(fixtures.root)/missing.pem' has no readable PEM certificate")
+        var badURL = Self.settings(server, chainID: chainID)
+        badURL["endpoints"] = .list([.string("ftp://127.0.0.1:1/")])
+        try Self.expectRefused(host, name: "bad-url", badURL, "endpoints: 'ftp://127.0.0.1:1/' is not an http:// or https://host[:port][/path] URL")
+    }
+
     @Test("topic filters: only logs whose topics match are published; a malformed or empty topic filter is refused with its name")
     func topicFilters() throws {
         let server = try EthTesterServer.start()
@@ -597,18 +650,23 @@ final class EthTesterServer: @unchecked Sendable {
     private var nextID = 1
 
     let input: Pipe
+    /// With TLS: the certificate the test's own calls trust (curl --cacert).
+    let trustedCertificate: String?
 
-    private init(process: Process, port: Int, laggingPort: Int, input: Pipe) {
+    private init(process: Process, port: Int, laggingPort: Int, input: Pipe, tlsCertificate: String?) {
         self.process = process
         self.input = input
-        self.url = "http://127.0.0.1:\(port)/"
+        self.trustedCertificate = tlsCertificate
+        self.url = "\(tlsCertificate == nil ? "http" : "https")://127.0.0.1:\(port)/"
         self.laggingURL = "http://127.0.0.1:\(laggingPort)/"
     }
 
-    static func start() throws -> EthTesterServer {
+    /// `tls`: serve the main endpoint over https with this certificate and key (PEM files).
+    static func start(tls: (certificate: String, key: String)? = nil) throws -> EthTesterServer {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script, "--port", "0", "--lagging-port", "0", "--exit-with-stdin"]
+            + (tls.map { ["--tls-cert", $0.certificate, "--tls-key", $0.key] } ?? [])
         let input = Pipe() // closed when this process ends: the server then exits too
         process.standardInput = input
         let output = Pipe()
@@ -630,7 +688,7 @@ final class EthTesterServer: @unchecked Sendable {
             process.terminate()
             throw FixtureBuildError(description: "server.py did not start: '\(text)'")
         }
-        return EthTesterServer(process: process, port: main, laggingPort: lagging, input: input)
+        return EthTesterServer(process: process, port: main, laggingPort: lagging, input: input, tlsCertificate: tls?.certificate)
     }
 
     func stop() {
@@ -656,8 +714,9 @@ final class EthTesterServer: @unchecked Sendable {
         let body = try JSONSerialization.data(withJSONObject: request)
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        curl.arguments = ["curl", "-sS", "--max-time", "60", "-X", "POST", "-H", "Content-Type: application/json",
-                          "--data-binary", String(decoding: body, as: UTF8.self), endpoint ?? url]
+        curl.arguments = ["curl", "-sS", "--max-time", "60", "-X", "POST", "-H", "Content-Type: application/json"]
+            + (trustedCertificate.map { ["--cacert", $0] } ?? [])
+            + ["--data-binary", String(decoding: body, as: UTF8.self), endpoint ?? url]
         let output = Pipe()
         curl.standardOutput = output
         try curl.run()

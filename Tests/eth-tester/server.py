@@ -240,6 +240,8 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--lagging-port", type=int, default=None, help="also serve a lagging view of the chain (0: a free port)")
     parser.add_argument("--exit-with-stdin", action="store_true", help="exit when stdin closes (the test process ended)")
+    parser.add_argument("--tls-cert", default=None, help="serve https with this PEM certificate (and --tls-key)")
+    parser.add_argument("--tls-key", default=None, help="the private key of --tls-cert")
     args = parser.parse_args()
     # A parent may spawn us with signals blocked (inherited mask): make SIGTERM/SIGINT work.
     signal.pthread_sigmask(signal.SIG_UNBLOCK, [signal.SIGTERM, signal.SIGINT])
@@ -249,6 +251,11 @@ def main():
     Handler.chain = Chain()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True
+    if args.tls_cert:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     print(f"listening {server.server_address[1]}", flush=True)
     if args.lagging_port is not None:
         class LaggingHandler(Handler):
