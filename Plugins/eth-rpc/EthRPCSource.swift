@@ -37,6 +37,7 @@ final class EthRPCSource: StarbloomSource {
             .bool("emit_receipts", default: false, doc: "publish each transaction's receipt on topic_receipts (one eth_getTransactionReceipt per transaction, batched)"),
             .string("topic_transactions", default: "chain.transactions", doc: "topic of transaction records"),
             .string("topic_receipts", default: "chain.receipts", doc: "topic of receipt records"),
+            .int("max_records_per_call", default: 65_536, doc: "records per publish call, 2..65536 (the host's limit); a block with more is published in several calls, exactly once all the same (its progress is in the checkpoint). Lower it only to test that"),
             .bool("exactly_once", default: true, doc: "publish each range and its checkpoint as one transaction (no duplicate after a crash); false: at-least-once, faster (the records are not also written to the host's pending-records file)"),
         ])
 
@@ -65,6 +66,7 @@ final class EthRPCSource: StarbloomSource {
         var topicTransactions: String
         var topicReceipts: String
         var exactlyOnce: Bool
+        var maxRecordsPerCall: Int
     }
 
     struct Shared {
@@ -85,6 +87,8 @@ final class EthRPCSource: StarbloomSource {
     /// When the endpoints' heads were last compared (monotonic ns).
     var lastLagCheckNs: Int64 = 0
     var window: [KeptBlock] = []
+    /// A block too large for one call, partly committed (see `PartialBlock`); in the checkpoint.
+    private var partial: PartialBlock?
     var startNext: UInt64?
     /// Blocks per range now: `batch_blocks`, halved when the provider refuses a range.
     var rangeLimit = UInt64.max
@@ -171,7 +175,8 @@ final class EthRPCSource: StarbloomSource {
             topicBlocks: topicBlocks, topicLogs: topicLogs,
             emitTransactions: config.bool("emit_transactions") ?? false, emitReceipts: config.bool("emit_receipts") ?? false,
             topicTransactions: topicTransactions, topicReceipts: topicReceipts,
-            exactlyOnce: config.bool("exactly_once") ?? true)
+            exactlyOnce: config.bool("exactly_once") ?? true,
+            maxRecordsPerCall: Int(try range("max_records_per_call", config.int("max_records_per_call") ?? 65_536, 2, Int64(PublishBatch.maxCount))))
         let metrics = RPCClient.Metrics(
             requests: try host.counter("requests_total", help: "JSON-RPC HTTP requests sent (a batch counts once)"),
             errors: try host.counter("request_errors_total", help: "failed requests (transport, HTTP status, malformed JSON, JSON-RPC error)"),
@@ -227,6 +232,7 @@ final class EthRPCSource: StarbloomSource {
                 throw PluginError("this instance's checkpoint is for chain \(decoded.chainID), but chain_id is \(settings.chainID): use a new instance name for another chain")
             }
             window = decoded.window
+            partial = decoded.partial
             if decoded.slim {
                 for index in window.indices where window[index].payloadsKept {
                     guard let full = try keptBlocks.load(number: window[index].number, hash: window[index].hash, chainID: settings.chainID) else {
@@ -308,6 +314,15 @@ final class EthRPCSource: StarbloomSource {
             head = compareEndpoints(currentHead: head)
         }
         headGauge.set(Double(head))
+        // A block left partly published by a crash: orphaned meanwhile, its published part is reverted
+        // first; still canonical, `publishGroup` publishes the rest.
+        if let partial {
+            guard let canonical = try blockByNumber(partial.number) else { return false } // the node is behind: wait
+            if canonical.hash != partial.hash {
+                try revertPartial(partial)
+                return true
+            }
+        }
         let tip = window.last
         let next: UInt64
         if let tip {
@@ -500,10 +515,15 @@ final class EthRPCSource: StarbloomSource {
                 let records = blocks[end].1
                 let blockCount = records.count + 1
                 let blockBytes = records.withUnsafeBufferPointer { $0.reduce(blockExtra) { $0 + $1.key.count + $1.payload.count + recordExtra } }
-                if end > start && (count + blockCount > PublishBatch.maxCount || bytes + blockBytes > Self.batchByteLimit) { break }
+                if end > start && (count + blockCount > settings.maxRecordsPerCall || bytes + blockBytes > Self.batchByteLimit) { break }
+                // A block left partly published goes alone, as it went before the restart (whatever
+                // the limits are now), so that its published part is skipped.
+                let isPartial = partial?.number == blocks[end].0.number
+                if isPartial && end > start { break }
                 count += blockCount
                 bytes += blockBytes
                 end += 1
+                if isPartial { break }
             }
             try publishGroup(blocks[start..<end], head: head)
             start = end
@@ -529,6 +549,18 @@ final class EthRPCSource: StarbloomSource {
                                   blockPublished: settings.emitBlocks, payloadsKept: payloadsKept, blockPayload: payload,
                                   records: payloadsKept ? records.map { $0.marked(confirmed: confirmed) } : []))
         }
+        // Only a block too large for one call is alone in its group and split (`publish` never splits a
+        // group of several): its progress goes into the checkpoints of the calls before its last
+        // (`flushIfFull`), and after a crash the records already committed are skipped.
+        let single = blocks.count == 1 ? blocks.first.map { block in
+            SplitBlock(header: block.0, kept: kept[0], records: block.1, confirmed: head >= block.0.number + settings.confirmations)
+        } : nil
+        var skip = 0
+        if let single, let partial, partial.number == single.header.number, partial.hash == single.header.hash {
+            skip = partial.published
+            host.log(.info, "block \(partial.number): \(partial.published) of its records were published before the restart; publishing the rest")
+        }
+        var position = 0 // records of the group handed on, in publishing order (including those skipped)
         var counts: [KeptRecord.Kind: Int] = [:]
         for kind in [KeptRecord.Kind.transaction, .receipt, .log] {
             let topicName = topic(kind)
@@ -538,7 +570,9 @@ final class EthRPCSource: StarbloomSource {
                 let confirmed = head >= header.number + settings.confirmations
                 try records.withUnsafeBufferPointer { records in
                     for record in records where record.kind == kind {
-                        try flushIfFull()
+                        if position < skip { position += 1; continue }
+                        try flushIfFull(progress: single.map { ($0, position) })
+                        position += 1
                         record.key.withUnsafeBytes { key in
                             record.payload.withUnsafeBytes { payload in
                                 KeptRecord.withMarkedParts(payload, confirmed: confirmed) { front, ending in
@@ -557,7 +591,7 @@ final class EthRPCSource: StarbloomSource {
         }
         if settings.emitBlocks {
             for block in kept {
-                try flushIfFull()
+                try flushIfFull(progress: single.map { ($0, position) })
                 batch.append(topic: settings.topicBlocks, key: String(block.number).utf8, payload: block.blockPayload,
                              eventTimeNs: Int64(block.timestamp) * 1_000_000_000)
             }
@@ -576,7 +610,10 @@ final class EthRPCSource: StarbloomSource {
             evicted = window.prefix(window.count - settings.reorgWindow)
             window.removeFirst(window.count - settings.reorgWindow)
         }
+        let finishing = partial
+        partial = nil // the block is whole with this call
         try publishWithCheckpoint()
+        if let finishing, let block = kept.first, !block.payloadsKept { try keptBlocks.delete(number: finishing.number) }
         logsPublished.add(UInt64(counts[.log] ?? 0))
         transactionsPublished.add(UInt64(counts[.transaction] ?? 0))
         receiptsPublished.add(UInt64(counts[.receipt] ?? 0))
@@ -585,19 +622,78 @@ final class EthRPCSource: StarbloomSource {
         if let tip = window.last { cursorGauge.set(Double(tip.number)) }
     }
 
-    /// Publishes what `batch` holds once it reaches the ABI's per-call limit (count or 64 MiB): only
-    /// a single block (or a reorg's reverts) that large is published in several calls.
-    private func flushIfFull() throws {
-        if batch.count >= PublishBatch.maxCount || batch.byteCount >= Self.batchByteLimit {
-            // Transactional too (with the unchanged checkpoint), so that it stays behind the
-            // previous range's records, which may still be appending.
+    /// Publishes what `batch` holds once it reaches the per-call limit (`max_records_per_call` or 48
+    /// MiB): only a single block (or a reorg's reverts) that large is published in several calls.
+    /// `progress`: the single block being split and how many of its records precede the next one;
+    /// in exactly-once mode the call's checkpoint records that (`PartialBlock`), and before the first
+    /// such call the block's records are stored so that a restart can revert them if it was orphaned.
+    private func flushIfFull(progress: (block: SplitBlock, published: Int)? = nil) throws {
+        if batch.count >= settings.maxRecordsPerCall || batch.byteCount >= Self.batchByteLimit {
+            // Transactional too (with the unchanged window), so that it stays behind the previous
+            // range's records, which may still be appending.
             if settings.exactlyOnce {
+                if let progress {
+                    let block = progress.block, header = block.header
+                    if partial?.number != header.number || partial?.hash != header.hash {
+                        var whole = block.kept
+                        whole.records = block.records.map { $0.marked(confirmed: block.confirmed) } // as published
+                        whole.payloadsKept = true
+                        try keptBlocks.store(whole, chainID: settings.chainID)
+                    }
+                    partial = PartialBlock(number: header.number, hash: header.hash, published: progress.published)
+                }
                 try host.publish(batch, checkpoint: currentCheckpoint())
             } else {
                 try host.publish(batch)
             }
             batch.removeAll()
         }
+    }
+
+    /// A block left partly published was orphaned: revert what was published of it (newest first,
+    /// as `handleReorg` does) with a checkpoint that no longer mentions it.
+    private func revertPartial(_ orphan: PartialBlock) throws {
+        guard let stored = try keptBlocks.load(number: orphan.number, hash: orphan.hash, chainID: settings.chainID) else {
+            let message = "block \(orphan.number) (\(orphan.hash)) was partly published and then orphaned, but its stored records are missing: its \(orphan.published) published records cannot be reverted; re-sync with a new instance"
+            host.log(.error, message)
+            box.mutex.withLock { $0.degraded = message }
+            return
+        }
+        host.log(.warning, "block \(orphan.number) (\(orphan.hash)) was orphaned after \(orphan.published) of its records were published: reverting them")
+        let order = [KeptRecord.Kind.transaction, .receipt, .log].flatMap { kind in stored.records.filter { $0.kind == kind } }
+        let published = order.prefix(orphan.published)
+        let timeNs = Int64(stored.timestamp) * 1_000_000_000
+        batch.removeAll()
+        for record in published.reversed() {
+            try flushIfFull()
+            appendRevert(record, timeNs: timeNs)
+        }
+        partial = nil
+        try publishWithCheckpoint()
+        reorgs.add()
+        revertedLogs.add(UInt64(published.count { $0.kind == .log }))
+        try keptBlocks.delete(number: orphan.number)
+    }
+
+    /// A block published in several calls (see `flushIfFull`).
+    private struct SplitBlock {
+        let header: Header
+        let kept: KeptBlock
+        let records: [KeptRecord]
+        let confirmed: Bool
+    }
+
+    private static let revertHeaders: [(String, [UInt8])] = [("starbloom-revert", Array("1".utf8))]
+
+    /// Appends the revert record of a published record: its payload with `"removed":true`.
+    private func appendRevert(_ record: KeptRecord, timeNs: Int64) {
+        let suffix = KeptRecord.removedSuffix
+        var payload = record.payload
+        if payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) {
+            payload.removeLast(suffix.count)
+            payload += Array(#""removed":true}"#.utf8)
+        }
+        batch.append(topic: topic(record.kind), key: record.key, payload: payload, headers: Self.revertHeaders, eventTimeNs: timeNs)
     }
 
     /// Publishes `batch` and the checkpoint of the current window as one transaction (with
@@ -622,7 +718,7 @@ final class EthRPCSource: StarbloomSource {
     }
 
     /// Numbers and hashes of the window only: the payloads are in `keptBlocks` (see `CheckpointCodec`).
-    private func currentCheckpoint() -> [UInt8] { CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true) }
+    private func currentCheckpoint() -> [UInt8] { CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true, partial: partial) }
 
     private var keptBlocks: KeptBlockStore { KeptBlockStore(host: host) }
 
@@ -658,28 +754,21 @@ final class EthRPCSource: StarbloomSource {
         // Every orphaned block, newest first: its logs newest first, then its receipts, then its
         // transactions, then the block. One batch, grouped by topic (logs, receipts, transactions,
         // blocks), then the window and one checkpoint.
-        let revert: [(String, [UInt8])] = [("starbloom-revert", Array("1".utf8))]
         let orphans = window.filter { $0.number > ancestor.number }.reversed()
         batch.removeAll()
-        let suffix = Array(#""removed":false}"#.utf8)
         for kind in [KeptRecord.Kind.log, .receipt, .transaction] {
             for orphan in orphans {
                 let timeNs = Int64(orphan.timestamp) * 1_000_000_000
                 for record in orphan.records.reversed() where record.kind == kind {
-                    var payload = record.payload
-                    if payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) {
-                        payload.removeLast(suffix.count)
-                        payload += Array(#""removed":true}"#.utf8)
-                    }
                     try flushIfFull()
-                    batch.append(topic: topic(kind), key: record.key, payload: payload, headers: revert, eventTimeNs: timeNs)
+                    appendRevert(record, timeNs: timeNs)
                 }
             }
         }
         for orphan in orphans where orphan.blockPublished {
             try flushIfFull()
             batch.append(topic: settings.topicBlocks, key: String(orphan.number).utf8, payload: orphan.blockPayload,
-                         headers: revert, eventTimeNs: Int64(orphan.timestamp) * 1_000_000_000)
+                         headers: Self.revertHeaders, eventTimeNs: Int64(orphan.timestamp) * 1_000_000_000)
         }
         window.removeLast(orphans.count)
         try publishWithCheckpoint()

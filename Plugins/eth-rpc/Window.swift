@@ -69,21 +69,33 @@ extension KeptRecord {
     }
 }
 
+/// A block too large for one publish call of which the first `published` records — in publishing
+/// order: transactions, receipts, logs; never the block record, which goes with the last call — are
+/// committed, but not the block. Kept in the checkpoint so that a restart publishes only the rest
+/// (or, if the block was orphaned meanwhile, reverts what was published of it).
+struct PartialBlock: Equatable {
+    var number: UInt64
+    var hash: String
+    var published: Int
+}
+
 /// The checkpoint: chain id and the window of the last `reorg_window` published blocks, oldest
 /// first; the cursor is its last entry. Binary, length-prefixed, little-endian.
 ///
 /// Format 2 (`slim`) leaves the payloads out: with hundreds of logs a block, 128 blocks of payloads
 /// exceed what one checkpoint may hold (1 MiB), so each block's payloads live in the instance's
-/// key-value namespace (`KeptBlockStore`) and the checkpoint keeps numbers and hashes. Format 3
+/// key-value namespace (`KeptBlockStore`) and the checkpoint keeps numbers and hashes; format 4 is
+/// format 2 followed by a `PartialBlock` (number, hash, published count). Format 3
 /// (payloads inline, each record with its kind: log, transaction, receipt) is what
 /// `KeptBlockStore` writes; format 1 (logs only) is still read.
 enum CheckpointCodec {
     static let magic = Array("ETHRPC1\n".utf8)
     static let slimMagic = Array("ETHRPC2\n".utf8)
     static let kindsMagic = Array("ETHRPC3\n".utf8)
+    static let partialMagic = Array("ETHRPC4\n".utf8)
 
-    static func encode(chainID: UInt64, window: ArraySlice<KeptBlock>, slim: Bool = false) -> [UInt8] {
-        var out = slim ? slimMagic : kindsMagic
+    static func encode(chainID: UInt64, window: ArraySlice<KeptBlock>, slim: Bool = false, partial: PartialBlock? = nil) -> [UInt8] {
+        var out = slim ? (partial == nil ? slimMagic : partialMagic) : kindsMagic
         out.reserveCapacity(256 * window.count + 32)
         put64(&out, chainID)
         put32(&out, UInt32(window.count))
@@ -101,15 +113,20 @@ enum CheckpointCodec {
                 putBytes(&out, record.payload)
             }
         }
+        if slim, let partial {
+            put64(&out, partial.number)
+            putBytes(&out, Array(partial.hash.utf8))
+            put32(&out, UInt32(partial.published))
+        }
         return out
     }
 
     /// The window; `slim` when the payloads are left out (to be read from `KeptBlockStore`).
-    static func decode(_ bytes: [UInt8]) -> (chainID: UInt64, window: [KeptBlock], slim: Bool)? {
+    static func decode(_ bytes: [UInt8]) -> (chainID: UInt64, window: [KeptBlock], slim: Bool, partial: PartialBlock?)? {
         var reader = Reader(bytes: bytes)
-        guard let head = reader.take(magic.count), head == magic || head == slimMagic || head == kindsMagic,
+        guard let head = reader.take(magic.count), head == magic || head == slimMagic || head == kindsMagic || head == partialMagic,
               let chainID = reader.u64(), let count = reader.u32() else { return nil }
-        let slim = head == slimMagic
+        let slim = head == slimMagic || head == partialMagic
         let kinds = head == kindsMagic
         var window: [KeptBlock] = []
         for _ in 0..<count {
@@ -134,8 +151,13 @@ enum CheckpointCodec {
             window.append(KeptBlock(number: number, hash: String(decoding: hash, as: UTF8.self), timestamp: timestamp,
                                     blockPublished: flag[0] & 1 != 0, payloadsKept: flag[0] & 2 == 0, blockPayload: payload, records: records))
         }
+        var partial: PartialBlock?
+        if head == partialMagic {
+            guard let number = reader.u64(), let hash = reader.chunk(), let published = reader.u32() else { return nil }
+            partial = PartialBlock(number: number, hash: String(decoding: hash, as: UTF8.self), published: Int(published))
+        }
         guard reader.index == bytes.count else { return nil }
-        return (chainID, window, slim)
+        return (chainID, window, slim, partial)
     }
 
     private static func put32(_ out: inout [UInt8], _ v: UInt32) { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: v >> (8 * i))) } }

@@ -101,7 +101,8 @@ if arguments.count == 4, arguments[1] == "pipeline-run" {
 // starbloom-queue-tool source-run DIR PLUGINS_DIR URL CHAIN_ID HEAD: runs an eth-rpc instance named
 // "eth" (from PLUGINS_DIR) on the data directory DIR against the node at URL, printing "ack N" whenever
 // the log topic holds N records; once the block topic reaches block HEAD it stops cleanly and prints
-// "done" (for the source crash test: exactly once across kill -9).
+// "done" (for the source crash test: exactly once across kill -9). SOURCE_RUN_MAX_RECORDS_PER_CALL
+// sets eth-rpc's max_records_per_call.
 if arguments.count == 7, arguments[1] == "source-run" {
     guard let chainID = Int64(arguments[5]), let head = UInt64(arguments[6]) else { fail("CHAIN_ID and HEAD must be integers") }
     var configuration = HostConfiguration()
@@ -112,11 +113,16 @@ if arguments.count == 7, arguments[1] == "source-run" {
         let services = try HostServices.embedded(configuration: configuration)
         let host = StarbloomHost(configuration: configuration, services: services)
         try host.start()
-        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: [
+        var settings: [String: SettingValue] = [
             "endpoints": .list([.string(arguments[4])]), "chain_id": .int(chainID), "start_block": .int(0),
             "confirmations": .int(3), "batch_blocks": .int(1), "poll_interval_ms": .int(20),
             "request_timeout_ms": .int(5000), "topic_blocks": .string("eth.blocks"), "topic_logs": .string("eth.logs"),
-        ]))
+        ]
+        // SOURCE_RUN_MAX_RECORDS_PER_CALL: split blocks larger than this into several calls (crash tests).
+        if let limit = ProcessInfo.processInfo.environment["SOURCE_RUN_MAX_RECORDS_PER_CALL"].flatMap({ Int64($0) }) {
+            settings["max_records_per_call"] = .int(limit)
+        }
+        try host.addInstance(InstanceSpec(name: "eth", plugin: "eth-rpc", restart: RestartPolicy(mode: .never), settings: settings))
         var reported: UInt64 = .max
         while true {
             let topics = services.queue.topics()

@@ -617,6 +617,85 @@ struct EthRPCCrashTests {
     }
 }
 
+extension EthRPCCrashTests {
+    @Test("a block larger than one publish call, killed between its calls: the restart publishes only the rest; orphaned while stopped, its published part is reverted")
+    func blockSplitAcrossCalls() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: TestPaths.queueTool), "build starbloom-queue-tool first (swift build --build-tests)")
+        let server = try EthTesterServer.start()
+        defer { server.stop() }
+        let chainID = try server.chainID()
+        let token = try #require(try server.call("test_deployToken") as? String)
+        let alice = "0x00000000000000000000000000000000000a11ce", bob = "0x0000000000000000000000000000000000000b0b"
+        for i in 1...2 { _ = try server.call("test_transfer", [alice, "0x\(String(i, radix: 16))"]) }
+        _ = try server.call("test_transferBatch", [alice, 9]) // block 4: 9 logs + its block record = 4 calls of at most 3
+        _ = try server.call("test_transfer", [alice, "0x99"])
+        var head = try server.blockNumber()
+        let batchLogs = try #require(try server.call("eth_getLogs", [["fromBlock": "0x4", "toBlock": "0x4"]]) as? [[String: Any]])
+        #expect(batchLogs.count == 9, "block 4 holds the 9 transfers")
+
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-eth-split-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = "\(root)/data", plugins = "\(root)/plugins"
+        try FileManager.default.createDirectory(atPath: plugins, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: TestPaths.bundledPlugin("eth_rpc"), toPath: "\(plugins)/libsbplugin_eth_rpc.so")
+        let split = ["SOURCE_RUN_MAX_RECORDS_PER_CALL": "3"]
+        func logCount() throws -> Int {
+            let queue = try DurableQueue(directory: "\(data)/queue", defaults: TopicSettings())
+            defer { queue.close() }
+            return try queue.read(topic: "eth.logs", from: 0, limit: 10_000).count
+        }
+
+        // 1. Blocks 0...3 are one call each (transactions 1...4); block 4 is transactions 5...8.
+        // Killed while appending the 6th: block 4's first 6 logs are in the topic, the block is not.
+        var arguments = ["source-run", data, plugins, server.url, String(chainID), String(head)]
+        let hooked = try runQueueTool(arguments, environment: split.merging(["STARBLOOM_FAULT_KILL_IN_TRANSACTION": "6"]) { $1 })
+        #expect(hooked.killedBySignal && hooked.status == SIGKILL)
+        #expect(try logCount() == 2 + 6, "blocks 2 and 3, then 6 of block 4's logs")
+        // The restart publishes block 4's last 3 logs and its block record, then block 5.
+        let resumed = try runQueueTool(arguments, environment: split)
+        try #require(resumed.status == 0 && resumed.output.hasSuffix("done\n"), "\(resumed.output.suffix(300))")
+
+        // 2. The same split interrupted (killed in its 2nd call), then the block orphaned while the
+        // source is stopped.
+        let snapshot = try #require(try server.call("evm_snapshot") as? String)
+        _ = try server.call("test_transferBatch", [bob, 9]) // block 6
+        head = try server.blockNumber()
+        arguments[5] = String(head)
+        let hooked2 = try runQueueTool(arguments, environment: split.merging(["STARBLOOM_FAULT_KILL_IN_TRANSACTION": "2"]) { $1 })
+        #expect(hooked2.killedBySignal && hooked2.status == SIGKILL)
+        _ = try server.call("evm_revert", [snapshot])
+        for i in 1...2 { _ = try server.call("test_transfer", [alice, "0x\(String(i + 0x200, radix: 16))"]) } // blocks 6', 7'
+        head = try server.blockNumber()
+        arguments[5] = String(head)
+        let last = try runQueueTool(arguments, environment: split)
+        try #require(last.status == 0 && last.output.hasSuffix("done\n"), "\(last.output.suffix(300))")
+
+        let queue = try DurableQueue(directory: "\(data)/queue", defaults: TopicSettings())
+        defer { queue.close() }
+        let logRecords = try queue.read(topic: "eth.logs", from: 0, limit: 10_000)
+        // The kill came in the append of the 2nd call; the 3rd may have committed meanwhile (the
+        // next call commits while the previous one appends): 6 or 9 of the orphaned block's logs
+        // were published, and each of them is reverted once.
+        let reverts = logRecords.filter { $0.header("starbloom-revert") != nil }
+        let orphanedLogs = logRecords.filter { $0.header("starbloom-revert") == nil && $0.payloadText.contains(String(bob.dropFirst(2))) }
+        #expect([6, 9].contains(orphanedLogs.count), "\(orphanedLogs.count) logs of the orphaned block were published")
+        #expect(reverts.count == orphanedLogs.count, "each published log of the orphaned block is reverted once")
+        #expect(reverts.allSatisfy { $0.payloadText.contains(String(bob.dropFirst(2))) && $0.payloadText.contains(#""removed":true"#) })
+        let canonical = try #require(try server.call("eth_getLogs", [["fromBlock": "0x0", "toBlock": "0x" + String(head, radix: 16)]]) as? [[String: Any]])
+        #expect(canonical.count == 2 + 9 + 1 + 2)
+        func identity(_ log: [String: Any]) -> String {
+            ["address", "blockNumber", "blockHash", "transactionHash", "logIndex", "data"].map { "\(log[$0] ?? "nil")" }.joined(separator: "|")
+        }
+        let published = try EthRPCTests.survivors(logRecords).map { try EthRPCTests.object($0.payloadText) }
+        #expect(published.map(identity) == canonical.map(identity), "published \(published.count) logs, canonical \(canonical.count)")
+        #expect(published.allSatisfy { ($0["address"] as? String) == token })
+        let blockRecords = try queue.read(topic: "eth.blocks", from: 0, limit: 10_000)
+        #expect(blockRecords.map(\.keyText) == (0...head).map { String($0) }, "no block record of the orphaned block 6 was ever published")
+        let sequences = (logRecords + blockRecords).compactMap { $0.header("starbloom-txn") }
+        #expect(Set(sequences).count == sequences.count, "each transaction's records once")
+    }
+}
+
 extension Int64 {
     init?(_ text: String, hexPrefixed: Bool) {
         guard text.hasPrefix("0x"), let value = Int64(text.dropFirst(2), radix: 16) else { return nil }

@@ -10,6 +10,7 @@ strings and log/transaction addresses are lowercased, as real nodes answer. Test
     test_deployToken()            deploys a hand-assembled Transfer emitter; returns its address
     test_transfer(to, amount)     calls it: one block with one Transfer(caller, to, amount) log;
                                   returns the transaction hash
+    test_transferBatch(to, n)     n transfers (n <= 9, one per sender) mined in one block: n Transfer logs
     test_accounts()               the funded accounts
     evm_snapshot / evm_revert / evm_mine   passed through to eth-tester
     test_faults([kind, ...])      the next requests that do not come from curl (the plugin's) get
@@ -101,6 +102,19 @@ class Chain:
             self.transfers += 1
             data = "0x" + int(to, 16).to_bytes(32, "big").hex() + amount.to_bytes(32, "big").hex()
             return self.call("eth_sendTransaction", [{"from": sender, "to": self.token, "data": data, "gas": "0x20000"}])
+        if method == "test_transferBatch":
+            # One block holding `count` transfers (count Transfer logs): mined together.
+            to, count = params[0], int(params[1])
+            if not 1 <= count <= len(self.accounts) - 1:
+                raise RpcError({"code": -32602, "message": f"test_transferBatch: 1 to {len(self.accounts) - 1} transfers (one per sender)"})
+            tester = self.provider.ethereum_tester
+            tester.disable_auto_mine_transactions()
+            try:
+                hashes = [self.handle("test_transfer", [to, i + 1]) for i in range(count)]
+                tester.mine_blocks(1)
+            finally:
+                tester.enable_auto_mine_transactions()
+            return hashes
         if method == "test_accounts":
             return self.accounts
         return self.call(method, params)
