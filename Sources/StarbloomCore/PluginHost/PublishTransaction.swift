@@ -269,10 +269,10 @@ enum PublishTransaction {
         }
         writer.varint(UInt64(records.count))
         for run in runs {
-            let topic = run.appender.name // resolved: an empty topic field means the output topic
+            let topic = Array(run.appender.name.utf8) // resolved: an empty topic field means the output topic
             for index in run.range {
                 let record = records[index]
-                writer.string(topic)
+                writer.bytes(topic) // once per run as an array, not once per record
                 writer.bytes(record.key.ptr, count: record.key.len)
                 writer.bytes(record.payload.ptr, count: record.payload.len)
                 writer.int(record.event_time_ns == 0 ? defaultEventTimeNs : record.event_time_ns)
