@@ -328,7 +328,8 @@ final class EthRPCSource: StarbloomSource {
         if let tip {
             next = tip.number + 1
         } else {
-            if startNext == nil { startNext = settings.startBlock < 0 ? head : UInt64(settings.startBlock) }
+            // A partly published first block resumes where it was (whatever start_block says).
+            if startNext == nil { startNext = partial?.number ?? (settings.startBlock < 0 ? head : UInt64(settings.startBlock)) }
             next = startNext!
         }
         if next > head {
@@ -500,6 +501,11 @@ final class EthRPCSource: StarbloomSource {
     /// transactions, then receipts, then logs, then block records (a block record means that what
     /// belongs to it is already in the queue). Then the window and one checkpoint.
     private func publish(_ blocks: [(Header, [KeptRecord])], head: UInt64) throws {
+        // The partly published block was replaced between the check in `step` and these headers:
+        // revert its published part before anything of the new branch.
+        if let partial, let block = blocks.first(where: { $0.0.number == partial.number }), block.0.hash != partial.hash {
+            guard try revertPartial(partial) else { return }
+        }
         // Groups of whole blocks that fit one call, each followed by its checkpoint: a failure then
         // never repeats records that an earlier call published (only a single block too large for
         // one call is split, see `flushIfFull`).
@@ -610,8 +616,9 @@ final class EthRPCSource: StarbloomSource {
             evicted = window.prefix(window.count - settings.reorgWindow)
             window.removeFirst(window.count - settings.reorgWindow)
         }
-        let finishing = partial
-        partial = nil // the block is whole with this call
+        // The block split across calls is whole with this one: the checkpoint no longer mentions it.
+        let finishing = single.flatMap { block in partial?.number == block.header.number ? partial : nil }
+        if finishing != nil { partial = nil }
         try publishWithCheckpoint()
         if let finishing, let block = kept.first, !block.payloadsKept { try keptBlocks.delete(number: finishing.number) }
         logsPublished.add(UInt64(counts[.log] ?? 0))
@@ -632,6 +639,7 @@ final class EthRPCSource: StarbloomSource {
             // Transactional too (with the unchanged window), so that it stays behind the previous
             // range's records, which may still be appending.
             if settings.exactlyOnce {
+                var candidate = partial
                 if let progress {
                     let block = progress.block, header = block.header
                     if partial?.number != header.number || partial?.hash != header.hash {
@@ -640,9 +648,17 @@ final class EthRPCSource: StarbloomSource {
                         whole.payloadsKept = true
                         try keptBlocks.store(whole, chainID: settings.chainID)
                     }
-                    partial = PartialBlock(number: header.number, hash: header.hash, published: progress.published)
+                    candidate = PartialBlock(number: header.number, hash: header.hash, published: progress.published)
                 }
-                try host.publish(batch, checkpoint: currentCheckpoint())
+                // Any failure ends the run (as in `publishWithCheckpoint`): the restart resumes from the
+                // checkpoint as committed, never from progress that was not.
+                do throws(PluginError) {
+                    try host.publish(batch, checkpoint: CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true, partial: candidate))
+                } catch {
+                    if error.status == SB_ERR_TOO_LARGE { throw error }
+                    throw TransactionInterrupted(reason: error.message)
+                }
+                partial = candidate
             } else {
                 try host.publish(batch)
             }
@@ -652,12 +668,13 @@ final class EthRPCSource: StarbloomSource {
 
     /// A block left partly published was orphaned: revert what was published of it (newest first,
     /// as `handleReorg` does) with a checkpoint that no longer mentions it.
-    private func revertPartial(_ orphan: PartialBlock) throws {
+    @discardableResult
+    private func revertPartial(_ orphan: PartialBlock) throws -> Bool {
         guard let stored = try keptBlocks.load(number: orphan.number, hash: orphan.hash, chainID: settings.chainID) else {
             let message = "block \(orphan.number) (\(orphan.hash)) was partly published and then orphaned, but its stored records are missing: its \(orphan.published) published records cannot be reverted; re-sync with a new instance"
             host.log(.error, message)
             box.mutex.withLock { $0.degraded = message }
-            return
+            return false
         }
         host.log(.warning, "block \(orphan.number) (\(orphan.hash)) was orphaned after \(orphan.published) of its records were published: reverting them")
         let order = [KeptRecord.Kind.transaction, .receipt, .log].flatMap { kind in stored.records.filter { $0.kind == kind } }
@@ -673,6 +690,7 @@ final class EthRPCSource: StarbloomSource {
         reorgs.add()
         revertedLogs.add(UInt64(published.count { $0.kind == .log }))
         try keptBlocks.delete(number: orphan.number)
+        return true
     }
 
     /// A block published in several calls (see `flushIfFull`).

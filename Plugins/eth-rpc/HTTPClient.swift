@@ -239,6 +239,7 @@ final class HTTPConnection {
     private func transmit(_ bytes: UnsafeRawPointer, _ count: Int, deadline: Int64) throws(HTTPError) -> Int {
         while true {
             if let ssl {
+                ERR_clear_error() // SSL_get_error reads this thread's queue: no stale entries
                 let n = SSL_write(ssl, bytes, Int32(min(count, 1 << 30)))
                 if n > 0 { return Int(n) }
                 try waitForTLS(ssl, n, deadline: deadline, what: "sending")
@@ -258,6 +259,7 @@ final class HTTPConnection {
     private func receive(_ buffer: UnsafeMutableRawPointer, _ count: Int, deadline: Int64) throws(HTTPError) -> Int {
         while true {
             if let ssl {
+                ERR_clear_error()
                 let n = SSL_read(ssl, buffer, Int32(min(count, 1 << 30)))
                 if n > 0 { return Int(n) }
                 if SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN { return 0 }
@@ -298,13 +300,11 @@ final class HTTPConnection {
         SSL_set_fd(session, fd)
         var address = in6_addr()
         let isAddress = inet_pton(AF_INET, url.host, &address) == 1 || inet_pton(AF_INET6, url.host, &address) == 1
-        if isAddress {
-            X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(session), url.host)
-        } else {
-            _ = sb_ssl_set_sni(session, url.host)
-            SSL_set1_host(session, url.host)
-        }
+        let expected = isAddress ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(session), url.host) : SSL_set1_host(session, url.host)
+        guard expected == 1 else { throw HTTPError(.connect, "\(url.text): TLS: cannot set the name to verify: \(TLSContext.lastError())") }
+        if !isAddress { _ = sb_ssl_set_sni(session, url.host) }
         while true {
+            ERR_clear_error()
             let result = SSL_connect(session)
             if result == 1 { return }
             let error = SSL_get_error(session, result)

@@ -57,6 +57,9 @@ public final class StarbloomHost: @unchecked Sendable {
     /// in state `failed` with the reason as its last error, so that one bad instance never keeps the
     /// others from starting; an operator fixes it and restarts it. Throws only for a duplicate name.
     public func start() throws(ConfigError) {
+        // A plugin writing to a socket its peer closed (OpenSSL writes with write(), not
+        // send(MSG_NOSIGNAL)) must get EPIPE, not kill the host and every instance in it.
+        signal(SIGPIPE, SIG_IGN)
         try? FileManager.default.createDirectory(atPath: configuration.pluginsDirectory, withIntermediateDirectories: true)
         catalog.rescan()
         for spec in configuration.instances {

@@ -9,7 +9,8 @@ import Foundation
 /// Order is the whole contract: a batch's commit job runs only after its publish jobs succeeded, and
 /// after any job fails nothing more runs (the uncommitted batches are delivered again after the
 /// restart: at-least-once, as before). At most one job waits behind the one running, so memory
-/// stays bounded by two `process` calls' output (each at most 64 MiB, see `ProcessorFeed.EmitContext`).
+/// stays bounded by three `process` calls' output — the running job's, the queued job's and the
+/// worker's current one (each at most 64 MiB, see `ProcessorFeed.EmitContext`).
 final class FeedPublisher: @unchecked Sendable { // all state under `condition`
     typealias Failure = (sb_status, String)
     typealias Job = () -> Failure?
