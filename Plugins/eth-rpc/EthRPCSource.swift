@@ -650,19 +650,14 @@ final class EthRPCSource: StarbloomSource {
                     }
                     candidate = PartialBlock(number: header.number, hash: header.hash, published: progress.published)
                 }
-                // Any failure ends the run (as in `publishWithCheckpoint`): the restart resumes from the
-                // checkpoint as committed, never from progress that was not.
-                do throws(PluginError) {
-                    try host.publish(batch, checkpoint: CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true, partial: candidate))
-                } catch {
-                    if error.status == SB_ERR_TOO_LARGE { throw error }
-                    throw TransactionInterrupted(reason: error.message)
-                }
+                // Progress is taken only once committed; any failure ends the run, so the restart
+                // resumes from the checkpoint as committed.
+                try publishWithCheckpoint(currentCheckpoint(partial: candidate))
                 partial = candidate
             } else {
                 try host.publish(batch)
+                batch.removeAll()
             }
-            batch.removeAll()
         }
     }
 
@@ -709,7 +704,7 @@ final class EthRPCSource: StarbloomSource {
         var payload = record.payload
         if payload.count >= suffix.count, payload.suffix(suffix.count).elementsEqual(suffix) {
             payload.removeLast(suffix.count)
-            payload += Array(#""removed":true}"#.utf8)
+            payload += KeptRecord.removedTrueSuffix
         }
         batch.append(topic: topic(record.kind), key: record.key, payload: payload, headers: Self.revertHeaders, eventTimeNs: timeNs)
     }
@@ -719,8 +714,8 @@ final class EthRPCSource: StarbloomSource {
     /// batch's blocks, so any failure ends the run (`TransactionInterrupted`; a record too large
     /// keeps its own message): the restart resumes from the checkpoint as saved — for a committed
     /// transaction the host completes the records first.
-    private func publishWithCheckpoint() throws {
-        let checkpoint = currentCheckpoint()
+    private func publishWithCheckpoint(_ given: [UInt8]? = nil) throws {
+        let checkpoint = given ?? currentCheckpoint(partial: partial)
         do throws(PluginError) {
             if settings.exactlyOnce {
                 try host.publish(batch, checkpoint: checkpoint)
@@ -736,7 +731,9 @@ final class EthRPCSource: StarbloomSource {
     }
 
     /// Numbers and hashes of the window only: the payloads are in `keptBlocks` (see `CheckpointCodec`).
-    private func currentCheckpoint() -> [UInt8] { CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true, partial: partial) }
+    private func currentCheckpoint(partial: PartialBlock?) -> [UInt8] {
+        CheckpointCodec.encode(chainID: settings.chainID, window: window[...], slim: true, partial: partial)
+    }
 
     private var keptBlocks: KeptBlockStore { KeptBlockStore(host: host) }
 

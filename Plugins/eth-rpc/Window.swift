@@ -44,6 +44,7 @@ struct KeptRecord: Equatable {
     }
 
     static let removedSuffix = Array(#""removed":false}"#.utf8)
+    static let removedTrueSuffix = Array(#""removed":true}"#.utf8)
     static let confirmedEnding = Array(#""confirmed":true,"removed":false}"#.utf8)
     static let unconfirmedEnding = Array(#""confirmed":false,"removed":false}"#.utf8)
 

@@ -303,11 +303,13 @@ struct EthRPCTests {
         let expected = try #require(try server.call("eth_getLogs", [["fromBlock": "0x0", "topics": [transferTopic, nil, aliceTopic.lowercased()] as [Any?]]]) as? [[String: Any]])
         #expect(try published.map { try Self.object($0)["transactionHash"] as? String } == expected.map { $0["transactionHash"] as? String })
 
-        for (name, value, message) in [("topic1", SettingValue.list([.string("0x12")]), "topic1: '0x12' is not a 0x-prefixed 32-byte hex value"),
-                                       ("topic3", .list([]), "topic3 is an empty list, which no log would match")] {
+        for (index, (name, value, message)) in [("topic1", SettingValue.list([.string("0x12")]), "topic1: '0x12' is not a 0x-prefixed 32-byte hex value"),
+                                       ("topic3", .list([]), "topic3 is an empty list, which no log would match"),
+                                       ("max_records_per_call", .int(1), "max_records_per_call must be between 2 and 65536, got 1"),
+                                       ("max_records_per_call", .int(65_537), "max_records_per_call must be between 2 and 65536, got 65537")].enumerated() {
             var bad = Self.settings(server, chainID: chainID)
             bad[name] = value
-            try Self.expectRefused(host, name: "bad-\(name)", bad, message)
+            try Self.expectRefused(host, name: "bad-setting-\(index)", bad, message)
         }
     }
 
