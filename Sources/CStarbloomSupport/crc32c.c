@@ -1,7 +1,5 @@
 #define _GNU_SOURCE
 #include "starbloom_support.h"
-#include <errno.h>
-#include <fcntl.h>
 #include <string.h>
 
 static uint32_t table[8][256];
@@ -58,9 +56,4 @@ uint32_t sb_crc32c(uint32_t crc, const void *data, size_t length) {
     if (has_sse42) return ~crc_hw(crc, p, length);
 #endif
     return ~crc_table(crc, p, length);
-}
-
-int sb_preallocate(int fd, int64_t offset, int64_t length) {
-    if (fallocate(fd, 0, offset, length) == 0) return 0;
-    return errno;
 }

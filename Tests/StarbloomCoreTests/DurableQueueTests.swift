@@ -61,6 +61,28 @@ struct DurableQueueTests {
         #expect(try publish(try reopened.topic(named: "chain.blocks"), payloads: [payload(500)]).offset == 500)
     }
 
+    @Test("a synced batch of several MiB (streamed to the disk in pieces, rolling a segment midway) is stored byte-identical")
+    func largeSyncedBatch() throws {
+        let directory = QueueDirectory()
+        let count = 3_000 // 1,500-byte payloads: ~4.6 MB in one flush, over 3 MiB segments
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            try queue.createTopic("big.batch", settings: TopicSettings(durability: .always, segmentBytes: 3 << 20))
+            let last = try publish(try queue.topic(named: "big.batch"), payloads: (0..<count).map { payload($0, 1_500) })
+            #expect(last.offset == UInt64(count - 1))
+            queue.close()
+        }
+        let reopened = try DurableQueue(directory: directory.path)
+        let records = try readAll(reopened, "big.batch")
+        #expect(records.map(\.offset) == (0..<count).map { UInt64($0) })
+        #expect(records.allSatisfy { $0.payload == payload(Int($0.offset), 1_500) })
+        #expect(reopened.recoveryReport.isEmpty)
+        let segments = try FileManager.default.contentsOfDirectory(atPath: "\(directory.path)/topics/big.batch/0").filter { $0.hasSuffix(".log") }
+        #expect(segments.count == 2)
+        // The writer itself reports a refused write with its errno instead of looping.
+        #expect([UInt8](repeating: 1, count: 3 << 20).withUnsafeBytes { streamedWrite(-1, $0.baseAddress!, count: $0.count, at: 0, streaming: true) } == EBADF)
+    }
+
     @Test("a read stops at its byte bound (the record that reaches it included, a larger one alone), on disk and in memory")
     func readByteBound() throws {
         let directory = QueueDirectory()

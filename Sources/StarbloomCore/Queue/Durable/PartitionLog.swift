@@ -1,4 +1,5 @@
 import CStarbloomABI
+import CStarbloomSupport
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -335,15 +336,10 @@ final class PartitionLog: @unchecked Sendable {
                 error = "zero-fill of \(segment.logPath) failed: \(String(cString: strerror(errno)))"
                 return false
             }
-            var done = 0
-            while done < to - from {
-                let n = pwrite(segment.fd, batch.base + from + done, to - from - done, off_t(filePosition + done))
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    error = "write to \(segment.logPath) failed: \(String(cString: strerror(errno)))"
-                    return false
-                }
-                done += n
+            let failed = streamedWrite(segment.fd, batch.base + from, count: to - from, at: filePosition, streaming: sync)
+            if failed != 0 {
+                error = "write to \(segment.logPath) failed: \(String(cString: strerror(failed)))"
+                return false
             }
             return true
         }
@@ -788,8 +784,6 @@ final class PartitionLog: @unchecked Sendable {
         }
     }
 }
-
-import CStarbloomSupport
 
 @inline(__always)
 func sb_preallocate_safe(_ fd: Int32, capacity: Int) -> Int32 {

@@ -31,14 +31,10 @@ struct PendingRecordsFiles {
         if descriptor >= 0 { created = true } else { descriptor = open(file, O_WRONLY | O_CLOEXEC) }
         guard descriptor >= 0 else { throw failure("cannot open \(file)") }
         defer { close(descriptor) }
-        var written = 0
-        while written < bytes.count {
-            let result = bytes.withUnsafeBytes { pwrite(descriptor, $0.baseAddress! + written, $0.count - written, off_t(written)) }
-            if result < 0 {
-                if errno == EINTR { continue }
-                throw failure("cannot write \(file)")
-            }
-            written += result
+        let failed = bytes.withUnsafeBytes { streamedWrite(descriptor, $0.baseAddress!, count: $0.count, at: 0, streaming: true) }
+        if failed != 0 {
+            errno = failed
+            throw failure("cannot write \(file)")
         }
         guard ftruncate(descriptor, off_t(bytes.count)) == 0, fdatasync(descriptor) == 0 else { throw failure("cannot sync \(file)") }
         if created { // the new name must survive a power loss too
