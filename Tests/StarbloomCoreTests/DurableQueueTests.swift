@@ -364,6 +364,42 @@ struct DurableQueueTests {
         #expect(records.map(\.offset) == Array(0..<800))
     }
 
+    @Test("async publishers awaiting each ack share fsyncs, and producers that stop early do not hold the others up")
+    func asyncGroupCommit() async throws {
+        let directory = QueueDirectory()
+        let queue = try DurableQueue(directory: directory.path)
+        defer { queue.close() }
+        let topic = try queue.topic(named: "concurrent.async")
+        // 32 producers; producer p publishes 10 + p records, so they drop out one by one and the
+        // flusher's gather (which expects every acknowledged producer back) must time out, not hang.
+        let acknowledged = await withTaskGroup(of: [UInt64].self) { group in
+            for producer in 0..<32 {
+                group.addTask {
+                    var offsets: [UInt64] = []
+                    for i in 0..<(10 + producer) {
+                        let records = [QueueRecord(topic: "", offset: 0, key: [], payload: Array("p\(producer)-\(i)".utf8), headers: [], eventTimeNs: 7)]
+                        let arena = RecordArena(records)
+                        defer { arena.release() }
+                        if let position = try? await topic.appendAsync(UnsafeBufferPointer(start: arena.records, count: 1), defaultEventTimeNs: 1) {
+                            offsets.append(position.offset)
+                        }
+                    }
+                    return offsets
+                }
+            }
+            return await group.reduce(into: [UInt64]()) { $0 += $1 }
+        }
+        let total = (0..<32).reduce(0) { $0 + 10 + $1 }
+        #expect(acknowledged.count == total)
+        #expect(acknowledged.sorted() == Array(0..<UInt64(total)), "every acknowledged offset is distinct, with no gap")
+        let records = try readAll(queue, "concurrent.async")
+        #expect(records.count == total)
+        #expect(Set(records.map(\.payload)).count == total)
+        let partition = queue.topics().first { $0.name == "concurrent.async" }!.partitions[0]
+        #expect(partition.syncs > 0 && partition.syncs * 2 < UInt64(total),
+                "\(partition.syncs) fsyncs for \(total) records: acknowledged publishers did not share fsyncs")
+    }
+
     @Test("compaction keeps the newest record per key in sealed segments, keeps keyless records, and survives a reopen")
     func compaction() throws {
         let directory = QueueDirectory()
