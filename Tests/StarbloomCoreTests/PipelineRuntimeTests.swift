@@ -91,6 +91,36 @@ struct PipelineRuntimeTests {
         #expect(fixture.state.get(namespace: "big", key: Array("0xab".utf8))?.value == Array(#"{"token":"0xab","value":"100000000000000000001","doubled":"200000000000000000002"}"#.utf8))
     }
 
+    @Test("a pipeline of keep-or-drop steps only (filter, dedupe) passes events unchanged, drops duplicates, dead-letters bad input with the step named, and passes the last copy's revert")
+    func predicateStepsOnly() async throws {
+        let fixture = try PipelineFixture()
+        try fixture.manager.apply(try fixture.definition("""
+            [[pipelines]]
+            name = "unique"
+            inputs = ["moves"]
+            steps = [
+              { type = "filter", where = "amount > 10" },
+              { type = "dedupe", key = "tx", window = "10s" },
+            ]
+            outputs = [ { topic = "unique.out" } ]
+            """))
+        let a = #"{"tx":"a","amount":50}"#
+        try await fixture.publish("moves", [a, a, #"{"tx":"b","amount":5}"#, "[1]", #"{"tx":"c","amount":20}"#])
+        try fixture.wait("the results") { try fixture.payloads("unique.out").count == 2 }
+        // Two reverts of "a": the first retracts the duplicate (dropped), the second the copy that passed.
+        try await fixture.publish("moves", [a, a], revert: true)
+        try fixture.wait("the revert") { try fixture.payloads("unique.out").count == 3 }
+        try await Task.sleep(for: .milliseconds(200)) // nothing more may come
+        let out = try fixture.read("unique.out")
+        #expect(out.map { String(decoding: $0.payload, as: UTF8.self) } == [a, #"{"tx":"c","amount":20}"#, a])
+        #expect(out.map { $0.headers.contains { $0.name == PipelineHeaders.revert } } == [false, false, true])
+        let dead = try fixture.read("dlq.pipeline.unique")
+        #expect(dead.map { String(decoding: $0.payload, as: UTF8.self) } == ["[1]"])
+        let reason = dead.first.flatMap { record in record.headers.first { $0.name == PipelineHeaders.error } }.map { String(decoding: $0.value, as: UTF8.self) } ?? ""
+        #expect(reason.hasPrefix("step 0 (filter)"), "\(reason)")
+        #expect(dead.first?.headers.contains { $0.name == "starbloom-source" && $0.value == Array("moves/0/3".utf8) } == true)
+    }
+
     @Test("a pipeline changed at runtime applies the new steps to new records without reading old ones again; a removed one stops")
     func changedAtRuntime() async throws {
         let fixture = try PipelineFixture()

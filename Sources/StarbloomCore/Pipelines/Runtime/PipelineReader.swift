@@ -27,6 +27,9 @@ final class PipelineReader: @unchecked Sendable {
     private var offsets: [PipelineCheckpoint.Position: UInt64]
     private let condition = NSCondition()
     private var ready: [Result<Batch, QueueError>] = []
+    /// Batches the pipeline's thread is done with, freed here: the reader allocated their buffers,
+    /// so releasing them here keeps the reference counts' cache lines (and malloc's arena) on this core.
+    private var processed: [Batch] = []
     private var stopped = false
     private let finished = DispatchSemaphore(value: 0)
     private static let depth = 2
@@ -56,15 +59,22 @@ final class PipelineReader: @unchecked Sendable {
         finished.wait()
     }
 
-    /// The next batch (or the read error), waiting at most `timeout`; nil when nothing came.
-    func next(timeout: TimeInterval) -> Result<Batch, QueueError>? {
+    /// The next batch, waiting at most `timeout`; nil when nothing came. Throws the read error.
+    func next(timeout: TimeInterval) throws(QueueError) -> Batch? {
         condition.lock()
         defer { condition.unlock() }
         if ready.isEmpty { _ = condition.wait(until: Date().addingTimeInterval(timeout)) }
         guard !ready.isEmpty else { return nil }
-        let batch = ready.removeFirst()
         condition.broadcast()
-        return batch
+        return try ready.removeFirst().get()
+    }
+
+    /// Hands a processed batch back to be freed on the reader's thread.
+    func recycle(_ batch: consuming Batch) {
+        condition.lock()
+        processed.append(batch)
+        condition.broadcast()
+        condition.unlock()
     }
 
     private var isStopped: Bool {
@@ -78,10 +88,15 @@ final class PipelineReader: @unchecked Sendable {
         var fields: [JSONField] = []
         while true {
             condition.lock()
-            while ready.count >= Self.depth && !stopped { condition.wait() }
+            while ready.count >= Self.depth && !stopped && processed.isEmpty { condition.wait() }
             let stop = stopped
+            var done: [Batch] = []
+            swap(&done, &processed)
+            let full = ready.count >= Self.depth
             condition.unlock()
+            done.removeAll() // frees the processed batches here, outside the lock
             if stop { return }
+            if full { continue }
             let seen = queue.appendSignal.version
             let outcome: Result<Batch, QueueError>
             do throws(QueueError) {

@@ -28,6 +28,8 @@ public final class PipelineRunner: @unchecked Sendable {
 
     // Touched only by the pipeline's thread.
     private var steps: [any PipelineStep] = []
+    /// How many steps at the front only keep or drop events (see `PipelinePredicateStep`), and those steps.
+    private var leadingPredicates: [any PipelinePredicateStep] = []
     private var checkpoint = PipelineCheckpoint()
     private var outbox: [(sequence: UInt64, entry: OutboxEntry)] = []
     private var pendingPoints: [TimeSeriesPoint] = []
@@ -116,18 +118,20 @@ public final class PipelineRunner: @unchecked Sendable {
         defer { reader.stop() }
         while !stopping {
             var processed = 0
-            if let next = reader.next(timeout: 0.01) {
-                let batch = try next.get()
+            if let batch = try reader.next(timeout: 0.01) {
                 for (position, offset) in batch.started where checkpoint.offsets[position] == nil {
                     checkpoint.offsets[position] = offset
                     dirty = true
                 }
-                for (record, event) in zip(batch.records, batch.events) { try handle(record, event) }
+                // By index, not zip: zip copies each record and event (eight retains and releases
+                // of buffers the reader thread allocated, each moving a cache line between cores).
+                for index in batch.records.indices { try handle(batch.records[index], batch.events[index]) }
                 // Offsets move once per batch: a failure inside it restarts from the stored
                 // checkpoint, which never saw this batch.
                 for (position, offset) in batch.ends { checkpoint.offsets[position] = offset }
                 if !batch.ends.isEmpty { dirty = true }
                 processed = batch.records.count
+                reader.recycle(batch)
             }
             let now = ContinuousClock.now
             // Idle with outputs waiting: checkpoint now, so results are not held back. Otherwise
@@ -161,9 +165,32 @@ public final class PipelineRunner: @unchecked Sendable {
     }
 
     private func handle(_ record: QueueRecord, _ event: PipelineEvent) throws {
+        // Leading keep-or-drop steps look at the event in place; it is copied only if a step that
+        // transforms it follows.
+        var first = 0
+        while first < leadingPredicates.count {
+            let kept: Bool
+            do throws(StepFailure) {
+                kept = try leadingPredicates[first].keeps(event)
+            } catch where error.isTransient {
+                throw error
+            } catch {
+                sendAside(SideRecord(topic: definition.deadLetterTopic, event: event, reason: "step \(first) (\(definition.steps[first].kind)): \(error.message)"),
+                          source: record)
+                counters.deadLettered += 1
+                return finishRecord()
+            }
+            guard kept else { return finishRecord() }
+            first += 1
+        }
+        if first == steps.count {
+            try emit(event, source: record)
+            return finishRecord()
+        }
         stageEvents.removeAll(keepingCapacity: true)
         stageEvents.append(event)
-        for (index, step) in steps.enumerated() {
+        for index in first..<steps.count {
+            let step = steps[index]
             stepOutput.events.removeAll(keepingCapacity: true)
             stepOutput.side.removeAll(keepingCapacity: true)
             for event in stageEvents {
@@ -177,17 +204,24 @@ public final class PipelineRunner: @unchecked Sendable {
                     counters.deadLettered += 1
                 }
             }
-            for side in stepOutput.side {
-                var headers = side.event.headers
-                headers.append(QueueRecord.Header(name: PipelineHeaders.error, value: Array(side.reason.utf8)))
-                headers.append(QueueRecord.Header(name: "starbloom-source", value: Array("\(record.topic)/\(record.partition)/\(record.offset)".utf8)))
-                if side.topic != definition.deadLetterTopic { counters.late += 1 }
-                append(.record(topic: side.topic, key: side.event.key, payload: side.event.payload, headers: headers, eventTimeNs: side.event.eventTimeNs))
-            }
+            for side in stepOutput.side { sendAside(side, source: record) }
             swap(&stageEvents, &stepOutput.events)
             if stageEvents.isEmpty { break }
         }
         for event in stageEvents { try emit(event, source: record) }
+        finishRecord()
+    }
+
+    /// A record sent to the dead-letter or late topic, with the reason and where it came from.
+    private func sendAside(_ side: SideRecord, source record: QueueRecord) {
+        var headers = side.event.headers
+        headers.append(QueueRecord.Header(name: PipelineHeaders.error, value: Array(side.reason.utf8)))
+        headers.append(QueueRecord.Header(name: "starbloom-source", value: Array("\(record.topic)/\(record.partition)/\(record.offset)".utf8)))
+        if side.topic != definition.deadLetterTopic { counters.late += 1 }
+        append(.record(topic: side.topic, key: side.event.key, payload: side.event.payload, headers: headers, eventTimeNs: side.event.eventTimeNs))
+    }
+
+    private func finishRecord() {
         counters.processed += 1
         if clearErrorOnProgress {
             clearErrorOnProgress = false
@@ -363,6 +397,11 @@ public final class PipelineRunner: @unchecked Sendable {
         let index = PayloadIndex()
         outputIndex = index
         steps = definition.makeSteps(index: index, keyValues: keyValues, instances: instances)
+        leadingPredicates = []
+        for step in steps {
+            guard let predicate = step as? any PipelinePredicateStep else { break }
+            leadingPredicates.append(predicate)
+        }
         outbox = []
         pendingPoints = []
         pendingKeyValues = []

@@ -1,7 +1,7 @@
 /// Drops events whose key was seen within the window (event time). Keys are remembered with a
 /// multiplicity, so reverts stay exact: a duplicate's revert is dropped too, and the revert of the
 /// last remaining copy passes, retracting the one event that went downstream.
-final class DedupeStep: PipelineStep {
+final class DedupeStep: PipelinePredicateStep {
     private let definition: PipelineDefinition.DedupeDefinition
     private let index: PayloadIndex
     /// Key hash → (copies seen and not reverted, event time of the first copy).
@@ -14,28 +14,26 @@ final class DedupeStep: PipelineStep {
         self.index = index
     }
 
-    func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {
+    func keeps(_ event: PipelineEvent) throws(StepFailure) -> Bool {
         try index.load(event)
         let hash = try index.value(definition.key, of: event).keyBytes.withUnsafeBytes { StableHash.hash64($0) }
         let time = event.eventTimeNs
         if event.isRevert {
-            guard let entry = seen[hash] else {
-                output.events.append(event) // nothing known: let downstream decide
-                return
-            }
+            guard let entry = seen[hash] else { return true } // nothing known: let downstream decide
             if entry.count <= 1 {
                 seen[hash] = nil
-                output.events.append(event)
-            } else {
-                seen[hash] = (entry.count - 1, entry.firstNs)
+                return true
             }
-            return
+            seen[hash] = (entry.count - 1, entry.firstNs)
+            return false
         }
+        let keep: Bool
         if let entry = seen[hash], time &- entry.firstNs < definition.windowNs {
             seen[hash] = (entry.count + 1, entry.firstNs)
+            keep = false
         } else {
             seen[hash] = (1, time)
-            output.events.append(event)
+            keep = true
         }
         maxEventTime = max(maxEventTime, time)
         sinceSweep += 1
@@ -44,6 +42,7 @@ final class DedupeStep: PipelineStep {
             let horizon = maxEventTime &- definition.windowNs
             seen = seen.filter { $0.value.firstNs > horizon }
         }
+        return keep
     }
 
     func saveState(into writer: inout StateWriter) {

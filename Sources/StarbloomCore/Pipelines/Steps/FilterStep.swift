@@ -1,6 +1,6 @@
 /// Passes the events for which the expression is true. Reverts pass or not exactly as the events they
 /// revert did (same payload), so a filtered-out event is never retracted downstream.
-final class FilterStep: PipelineStep {
+final class FilterStep: PipelinePredicateStep {
     private let expression: Expression
     private let index: PayloadIndex
 
@@ -9,8 +9,8 @@ final class FilterStep: PipelineStep {
         self.index = index
     }
 
-    func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {
+    func keeps(_ event: PipelineEvent) throws(StepFailure) -> Bool {
         try index.load(event)
-        if try index.matches(expression, of: event) { output.events.append(event) }
+        return try index.matches(expression, of: event)
     }
 }

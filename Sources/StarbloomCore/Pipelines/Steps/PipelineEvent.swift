@@ -83,6 +83,19 @@ protocol PipelineStep: AnyObject {
     func loadState(from reader: inout StateReader) throws(StateDecodingError)
 }
 
+/// A step that only keeps or drops each event, unchanged (filter, dedupe). The runner asks it
+/// instead of having it copy the event into an output: a copy retains the event's four buffers,
+/// which the reader thread allocated, so each retain and release moves a cache line between cores.
+protocol PipelinePredicateStep: PipelineStep {
+    func keeps(_ event: PipelineEvent) throws(StepFailure) -> Bool
+}
+
+extension PipelinePredicateStep {
+    func process(_ event: PipelineEvent, into output: inout StepOutput) throws(StepFailure) {
+        if try keeps(event) { output.events.append(event) }
+    }
+}
+
 extension PipelineStep {
     func saveState(into writer: inout StateWriter) {}
     func loadState(from reader: inout StateReader) throws(StateDecodingError) {}
