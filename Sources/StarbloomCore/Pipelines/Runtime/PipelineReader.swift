@@ -123,11 +123,15 @@ final class PipelineReader: @unchecked Sendable {
                 continue
             }
             idleWait = 1
+            let failed: Bool
+            if case .failure = outcome { failed = true } else { failed = false }
             condition.lock()
-            ready.append(outcome)
+            // Moved, not copied: the pipeline's thread then owns the batch's arrays alone and
+            // can hand events to the steps in place without copy-on-write.
+            ready.append(consume outcome)
             condition.broadcast()
             condition.unlock()
-            if case .failure = outcome { return }
+            if failed { return }
         }
     }
 

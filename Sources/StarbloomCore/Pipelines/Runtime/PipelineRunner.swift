@@ -118,16 +118,23 @@ public final class PipelineRunner: @unchecked Sendable {
         defer { reader.stop() }
         while !stopping {
             var processed = 0
-            if let batch = try reader.next(timeout: 0.01) {
+            if var batch = try reader.next(timeout: 0.01) {
                 for (position, offset) in batch.started where checkpoint.offsets[position] == nil {
                     checkpoint.offsets[position] = offset
                     dirty = true
                 }
-                // By index, not zip: zip copies each record and event (eight retains and releases
-                // of buffers the reader thread allocated, each moving a cache line between cores).
-                for index in batch.records.indices { try handle(batch.records[index], batch.events[index]) }
-                // Offsets move once per batch: a failure inside it restarts from the stored
-                // checkpoint, which never saw this batch.
+                // Each event is handed to the steps in place (inout), never copied: a copy retains
+                // and releases buffers the reader thread allocated, each moving a cache line between
+                // cores. The record itself is read only when something is sent aside.
+                try batch.records.withUnsafeBufferPointer { records in
+                    try batch.events.withUnsafeMutableBufferPointer { events in
+                        var index = 0
+                        while index < events.count {
+                            try handle(&events[index], origin: RecordOrigin(records: records, index: index))
+                            index += 1
+                        }
+                    }
+                }
                 for (position, offset) in batch.ends { checkpoint.offsets[position] = offset }
                 if !batch.ends.isEmpty { dirty = true }
                 processed = batch.records.count
@@ -164,9 +171,21 @@ public final class PipelineRunner: @unchecked Sendable {
         }
     }
 
-    private func handle(_ record: QueueRecord, _ event: PipelineEvent) throws {
-        // Leading keep-or-drop steps look at the event in place; it is copied only if a step that
-        // transforms it follows.
+    /// Where the record being handled came from: read only when a record is sent aside.
+    private struct RecordOrigin {
+        let records: UnsafeBufferPointer<QueueRecord>
+        let index: Int
+        var text: String { "\(records[index].topic)/\(records[index].partition)/\(records[index].offset)" }
+    }
+
+    private func handle(_ event: inout PipelineEvent, origin: RecordOrigin) throws {
+        try runSteps(&event, origin: origin)
+        finishRecord()
+    }
+
+    private func runSteps(_ event: inout PipelineEvent, origin: RecordOrigin) throws {
+        // Leading keep-or-drop steps, then the first step that transforms, look at the event in
+        // place; only what a transforming step outputs goes on through `stageEvents`.
         var first = 0
         while first < leadingPredicates.count {
             let kept: Bool
@@ -175,21 +194,28 @@ public final class PipelineRunner: @unchecked Sendable {
             } catch where error.isTransient {
                 throw error
             } catch {
-                sendAside(SideRecord(topic: definition.deadLetterTopic, event: event, reason: "step \(first) (\(definition.steps[first].kind)): \(error.message)"),
-                          source: record)
+                sendAside(SideRecord(topic: definition.deadLetterTopic, event: event, reason: failureReason(first, error)), origin: origin)
                 counters.deadLettered += 1
-                return finishRecord()
+                return
             }
-            guard kept else { return finishRecord() }
+            guard kept else { return }
             first += 1
         }
-        if first == steps.count {
-            try emit(event, source: record)
-            return finishRecord()
+        if first == steps.count { return try emit(event) }
+        stepOutput.events.removeAll(keepingCapacity: true)
+        stepOutput.side.removeAll(keepingCapacity: true)
+        do throws(StepFailure) {
+            try steps[first].process(event, into: &stepOutput)
+        } catch where error.isTransient {
+            throw error // the whole pipeline waits and restarts from its checkpoint
+        } catch {
+            stepOutput.side.append(SideRecord(topic: definition.deadLetterTopic, event: event, reason: failureReason(first, error)))
+            counters.deadLettered += 1
         }
-        stageEvents.removeAll(keepingCapacity: true)
-        stageEvents.append(event)
-        for index in first..<steps.count {
+        for side in stepOutput.side { sendAside(side, origin: origin) }
+        swap(&stageEvents, &stepOutput.events)
+        var index = first + 1
+        while index < steps.count && !stageEvents.isEmpty {
             let step = steps[index]
             stepOutput.events.removeAll(keepingCapacity: true)
             stepOutput.side.removeAll(keepingCapacity: true)
@@ -197,26 +223,29 @@ public final class PipelineRunner: @unchecked Sendable {
                 do throws(StepFailure) {
                     try step.process(event, into: &stepOutput)
                 } catch where error.isTransient {
-                    throw error // the whole pipeline waits and restarts from its checkpoint
+                    throw error
                 } catch {
-                    let reason = "step \(index) (\(definition.steps[index].kind)): \(error.message)"
-                    stepOutput.side.append(SideRecord(topic: definition.deadLetterTopic, event: event, reason: reason))
+                    stepOutput.side.append(SideRecord(topic: definition.deadLetterTopic, event: event, reason: failureReason(index, error)))
                     counters.deadLettered += 1
                 }
             }
-            for side in stepOutput.side { sendAside(side, source: record) }
+            for side in stepOutput.side { sendAside(side, origin: origin) }
             swap(&stageEvents, &stepOutput.events)
-            if stageEvents.isEmpty { break }
+            index += 1
         }
-        for event in stageEvents { try emit(event, source: record) }
-        finishRecord()
+        for event in stageEvents { try emit(event) }
+        stageEvents.removeAll(keepingCapacity: true)
+    }
+
+    private func failureReason(_ step: Int, _ error: StepFailure) -> String {
+        "step \(step) (\(definition.steps[step].kind)): \(error.message)"
     }
 
     /// A record sent to the dead-letter or late topic, with the reason and where it came from.
-    private func sendAside(_ side: SideRecord, source record: QueueRecord) {
+    private func sendAside(_ side: SideRecord, origin: RecordOrigin) {
         var headers = side.event.headers
         headers.append(QueueRecord.Header(name: PipelineHeaders.error, value: Array(side.reason.utf8)))
-        headers.append(QueueRecord.Header(name: "starbloom-source", value: Array("\(record.topic)/\(record.partition)/\(record.offset)".utf8)))
+        headers.append(QueueRecord.Header(name: "starbloom-source", value: Array(origin.text.utf8)))
         if side.topic != definition.deadLetterTopic { counters.late += 1 }
         append(.record(topic: side.topic, key: side.event.key, payload: side.event.payload, headers: headers, eventTimeNs: side.event.eventTimeNs))
     }
@@ -237,7 +266,7 @@ public final class PipelineRunner: @unchecked Sendable {
     }
 
     /// Sends one result to every output.
-    private func emit(_ event: PipelineEvent, source: QueueRecord) throws {
+    private func emit(_ event: PipelineEvent) throws {
         counters.emitted += 1
         for output in definition.outputs {
             switch output {
