@@ -45,6 +45,8 @@ private struct WindowOracle {
     var closed: [String: (start: Int64, group: String, items: [(Int64, Int128)], revision: Int)] = [:]
     var results: [String] = []
     var late = 0
+    /// Per kept closed window: the events (token/amount/time) dropped as late there, with multiplicity.
+    var lateNotes: [String: [String: Int]] = [:]
 
     var watermark: Int64 { maxTime == .min ? .min : maxTime - lateness }
 
@@ -64,10 +66,19 @@ private struct WindowOracle {
             let key = "\(start)/\(token)"
             if start + size > watermark {
                 open[key, default: (start, token, [], 0)].items.append((sign, amount))
-            } else if revert, closed[key] != nil {
-                closed[key]!.items.append((sign, amount))
-                closed[key]!.revision += 1
-                results.append(text(closed[key]!))
+            } else if closed[key] != nil {
+                let item = "\(token)/\(amount)/\(t)"
+                if !revert {
+                    lateNotes[key, default: [:]][item, default: 0] += 1 // dropped as late, remembered
+                    lateHere = true
+                } else if let count = lateNotes[key]?[item], count > 0 {
+                    lateNotes[key]![item] = count - 1 // the revert of a late event takes nothing back
+                    lateHere = true
+                } else {
+                    closed[key]!.items.append((sign, amount))
+                    closed[key]!.revision += 1
+                    results.append(text(closed[key]!))
+                }
             } else {
                 lateHere = true
             }
@@ -82,6 +93,7 @@ private struct WindowOracle {
             closed[key] = window
         }
         closed = closed.filter { $0.value.start + size + retain > watermark }
+        lateNotes = lateNotes.filter { closed[$0.key] != nil }
     }
 }
 
@@ -154,6 +166,48 @@ struct PipelineWindowTests {
             #"{"token":"0xaa","window_start":10,"window_end":20,"n":0,"volume":"0","revision":1}"#,
         ])
         #expect(out.side == ["late.pipeline.t: rever"])
+    }
+
+    @Test("the revert of an event dropped as late takes nothing back (tumbling and session windows), also across a save and load; a checkpoint from before the late notes still loads")
+    func revertOfLateEvent() throws {
+        let definition = try windowDefinition("kind = \"tumbling\", size = \"10s\", retain_closed = \"60s\"")
+        let counted = event(token: "0xaa", amount: "5", t: 1)
+        let lateOne = event(token: "0xaa", amount: "9", t: 3)
+        let first = WindowStep(definition)
+        let before = run(first, [counted, event(token: "0xaa", amount: "1", t: 12), lateOne]) // [0,10) closes, then 9 comes late
+        #expect(before.results == [#"{"token":"0xaa","window_start":0,"window_end":10,"n":1,"volume":"5","revision":0}"#])
+        #expect(before.side == ["late.pipeline.t: late:"])
+        var writer = StateWriter()
+        first.saveState(into: &writer)
+        let second = WindowStep(definition)
+        var reader = StateReader(writer.bytes)
+        try second.loadState(from: &reader)
+        let after = run(second, [
+            event(token: "0xaa", amount: "9", t: 3, revert: true),  // was late: nothing to subtract
+            event(token: "0xaa", amount: "5", t: 1, revert: true),  // was counted: a correction
+        ])
+        #expect(after.side == ["late.pipeline.t: rever"])
+        #expect(after.results == [#"{"token":"0xaa","window_start":0,"window_end":10,"n":0,"volume":"0","revision":1}"#])
+
+        // A checkpoint written before late notes existed ends after the sessions: it loads, with no notes.
+        var old = StateWriter()
+        WindowStep(definition).saveState(into: &old)
+        #expect(old.bytes.last == 0)
+        var oldReader = StateReader(Array(old.bytes.dropLast()))
+        try WindowStep(definition).loadState(from: &oldReader)
+
+        let sessions = WindowStep(try windowDefinition("kind = \"session\", gap = \"5s\", allowed_lateness = \"1s\", retain_closed = \"60s\""))
+        let out = run(sessions, [
+            event(token: "0xaa", amount: "1", t: 10),
+            event(token: "0xaa", amount: "2", t: 12),
+            event(token: "0xaa", amount: "1", t: 30),               // closes the session [10,12]
+            event(token: "0xaa", amount: "4", t: 11),               // late for it
+            event(token: "0xaa", amount: "4", t: 11, revert: true), // nothing to take back
+            event(token: "0xaa", amount: "2", t: 12, revert: true), // a correction
+        ])
+        #expect(out.side == ["late.pipeline.t: late:", "late.pipeline.t: rever"])
+        #expect(out.results.count == 2)
+        #expect(out.results.last?.contains(#""n":1,"volume":"1","revision":1"#) == true, "\(out.results)")
     }
 
     @Test("session windows merge events within the gap, close after it, and take reverts back")

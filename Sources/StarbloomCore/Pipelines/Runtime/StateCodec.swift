@@ -48,6 +48,9 @@ struct StateReader {
 
     init(_ bytes: [UInt8]) { data = bytes }
 
+    /// True when everything was read (a section added later is absent from older checkpoints).
+    var isAtEnd: Bool { position >= data.count }
+
     mutating func varint() throws(StateDecodingError) -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0

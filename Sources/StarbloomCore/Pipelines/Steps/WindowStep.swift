@@ -14,6 +14,9 @@ import StarbloomJSON
 /// result to come; a closed window is kept for `retain_closed` of event time after it closes, and a
 /// revert to it emits a correction — the whole new result with `revision` one higher. A revert to
 /// a window no longer kept goes to the late topic. Sessions are never split by a revert.
+/// A kept window also remembers the events it dropped as late (by a 64-bit hash of the payload,
+/// which a revert repeats): the revert of such an event has nothing to take back and goes to the
+/// late topic too, instead of subtracting what was never added.
 final class WindowStep: PipelineStep {
     struct WindowKey: Hashable {
         var start: Int64
@@ -25,6 +28,19 @@ final class WindowStep: PipelineStep {
         var end: Int64
         var aggregates: [AggregateState]
         var revision: Int64 = 0
+        /// Payload hash → how many events with that payload were dropped as late for this window.
+        var lateDropped: [UInt64: Int64] = [:]
+
+        /// Notes a dropped late event; or, for a revert, takes back such a note (true if there was one).
+        mutating func noteLate(_ fingerprint: UInt64, revert: Bool) -> Bool {
+            guard revert else {
+                lateDropped[fingerprint, default: 0] += 1
+                return false
+            }
+            guard let count = lateDropped[fingerprint] else { return false }
+            lateDropped[fingerprint] = count > 1 ? count - 1 : nil
+            return true
+        }
     }
 
     private let definition: PipelineDefinition.WindowDefinition
@@ -64,7 +80,7 @@ final class WindowStep: PipelineStep {
         switch definition.kind {
         case .tumbling(let size):
             let start = floorDivide(time, size) * size
-            let closed = apply(group, sign: sign, start: start, end: start &+ size, into: &output) ? 0 : 1
+            let closed = apply(group, sign: sign, start: start, end: start &+ size, event: event, into: &output) ? 0 : 1
             if closed > 0 { late(event, time: time, closedWindows: closed, sign: sign, into: &output) }
         case .hopping(let size, let hop):
             var start = floorDivide(time, hop) * hop
@@ -72,7 +88,7 @@ final class WindowStep: PipelineStep {
             var closed = 0
             start += hop
             while start <= time {
-                if !apply(group, sign: sign, start: start, end: start &+ size, into: &output) { closed += 1 }
+                if !apply(group, sign: sign, start: start, end: start &+ size, event: event, into: &output) { closed += 1 }
                 start += hop
             }
             if closed > 0 { late(event, time: time, closedWindows: closed, sign: sign, into: &output) }
@@ -86,7 +102,7 @@ final class WindowStep: PipelineStep {
     // MARK: Tumbling and hopping
 
     /// Adds the event to one window; false when that window has closed and was not corrected.
-    private func apply(_ group: Int32, sign: Int64, start: Int64, end: Int64, into output: inout StepOutput) -> Bool {
+    private func apply(_ group: Int32, sign: Int64, start: Int64, end: Int64, event: PipelineEvent, into output: inout StepOutput) -> Bool {
         let key = WindowKey(start: start, group: group)
         if end > watermark {
             if open[key] == nil {
@@ -97,7 +113,13 @@ final class WindowStep: PipelineStep {
             add(sign: sign, to: &open[key]!)
             return true
         }
-        if sign < 0, var window = closed[key] {
+        if var window = closed[key] {
+            // A late event is noted; the revert of a noted one is late as well (nothing to take back).
+            if sign > 0 || window.noteLate(Self.fingerprint(event), revert: true) {
+                if sign > 0 { _ = window.noteLate(Self.fingerprint(event), revert: false) }
+                closed[key] = window
+                return false
+            }
             let before = result(key, window).payload
             add(sign: sign, to: &window)
             window.revision += 1
@@ -108,9 +130,11 @@ final class WindowStep: PipelineStep {
         return false
     }
 
+    private static func fingerprint(_ event: PipelineEvent) -> UInt64 { event.payload.withUnsafeBytes { StableHash.hash64($0) } }
+
     private func late(_ event: PipelineEvent, time: Int64, closedWindows: Int, sign: Int64, into output: inout StepOutput) {
         let reason = sign < 0
-            ? "revert for \(closedWindows) window(s) no longer kept (closed more than retain_closed ago, or never opened)"
+            ? "revert for \(closedWindows) window(s) no longer kept (closed more than retain_closed ago, or never opened) or of an event that was late there"
             : "late: \(closedWindows) of its window(s) already closed (event time \(time) ns, watermark \(watermark) ns)"
         output.side.append(SideRecord(topic: definition.lateTopic, event: event, reason: reason))
     }
@@ -128,13 +152,21 @@ final class WindowStep: PipelineStep {
                               event: PipelineEvent, into output: inout StepOutput) {
         var groupSessions = sessions[group] ?? []
         defer { sessions[group] = groupSessions.isEmpty ? nil : groupSessions }
+        let openIndex = groupSessions.firstIndex(where: { $0.start <= time && time <= $0.last })
+        let closedKey = openIndex != nil ? nil : closed.keys.first(where: { $0.group == group && $0.start <= time && time <= closed[$0]!.end - gap })
         if sign < 0 {
-            if let index = groupSessions.firstIndex(where: { $0.start <= time && time <= $0.last }) {
+            // The revert of an event dropped as late takes nothing back.
+            let wasLate = openIndex.map { groupSessions[$0].window.noteLate(Self.fingerprint(event), revert: true) }
+                ?? closedKey.map { closed[$0]!.noteLate(Self.fingerprint(event), revert: true) } ?? false
+            if wasLate {
+                output.side.append(SideRecord(topic: definition.lateTopic, event: event, reason: "revert of an event that was late for its session"))
+                return
+            }
+            if let index = openIndex {
                 add(sign: sign, to: &groupSessions[index].window)
                 return
             }
-            if let key = closed.keys.first(where: { $0.group == group && $0.start <= time && time <= closed[$0]!.end - gap }),
-               var window = closed[key] {
+            if let key = closedKey, var window = closed[key] {
                 let before = result(key, window).payload
                 add(sign: sign, to: &window)
                 window.revision += 1
@@ -146,6 +178,8 @@ final class WindowStep: PipelineStep {
             return
         }
         if time &+ gap <= watermark {
+            if let index = openIndex { _ = groupSessions[index].window.noteLate(Self.fingerprint(event), revert: false) }
+            else if let key = closedKey { _ = closed[key]!.noteLate(Self.fingerprint(event), revert: false) }
             output.side.append(SideRecord(topic: definition.lateTopic, event: event,
                                           reason: "late: its session would already have closed (event time \(time) ns, watermark \(watermark) ns)"))
             return
@@ -160,6 +194,7 @@ final class WindowStep: PipelineStep {
                 for index in current.window.aggregates.indices {
                     current.window.aggregates[index] = merge(current.window.aggregates[index], session.window.aggregates[index])
                 }
+                current.window.lateDropped.merge(session.window.lateDropped, uniquingKeysWith: +)
                 merged = current
             } else {
                 merged = session
@@ -319,6 +354,21 @@ final class WindowStep: PipelineStep {
             writer.int(session.last)
             save(WindowKey(start: session.start, group: group), session.window)
         }
+        // Added after the first format (older checkpoints end above): the late events each kept
+        // window dropped, as (closed windows in the order above, then sessions) index → hash counts.
+        var notes: [(Int, [(UInt64, Int64)])] = []
+        for (index, key) in closed.keys.sorted(by: byOrder).enumerated() where !closed[key]!.lateDropped.isEmpty {
+            notes.append((index, closed[key]!.lateDropped.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
+        for (index, (_, session)) in sessionList.enumerated() where !session.window.lateDropped.isEmpty {
+            notes.append((closed.count + index, session.window.lateDropped.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        }
+        writer.varint(UInt64(notes.count))
+        for (index, counts) in notes {
+            writer.varint(UInt64(index))
+            writer.varint(UInt64(counts.count))
+            for (hash, count) in counts { writer.varint(hash); writer.int(count) }
+        }
     }
 
     func loadState(from reader: inout StateReader) throws(StateDecodingError) {
@@ -342,16 +392,34 @@ final class WindowStep: PipelineStep {
             if openByEnd[window.end] == nil { openEnds.insert(window.end) }
             openByEnd[window.end, default: []].append(key)
         }
+        var closedKeys: [WindowKey] = []
         for _ in 0..<(try reader.count()) {
             let (key, window) = try load()
+            closedKeys.append(key)
             retain(key, window, closedAt: window.end)
         }
         nextSessionClose = .max
+        var sessionKeys: [WindowKey] = []
         for _ in 0..<(try reader.count()) {
             let last = try reader.int()
             let (key, window) = try load()
+            sessionKeys.append(key)
             sessions[key.group, default: []].append((key.start, last, window))
             if case .session(let gap) = definition.kind { nextSessionClose = min(nextSessionClose, last &+ gap) }
+        }
+        guard !reader.isAtEnd else { return }
+        for _ in 0..<(try reader.count()) {
+            let index = try reader.count()
+            var counts: [UInt64: Int64] = [:]
+            for _ in 0..<(try reader.count()) { counts[try reader.varint()] = try reader.int() }
+            if index < closedKeys.count {
+                closed[closedKeys[index]]?.lateDropped = counts
+            } else if index - closedKeys.count < sessionKeys.count {
+                let key = sessionKeys[index - closedKeys.count]
+                if let position = sessions[key.group]?.firstIndex(where: { $0.start == key.start }) { sessions[key.group]![position].window.lateDropped = counts }
+            } else {
+                throw StateDecodingError(message: "late-event notes for window \(index) of \(closedKeys.count + sessionKeys.count)")
+            }
         }
     }
 }
