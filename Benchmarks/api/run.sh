@@ -66,6 +66,14 @@ nginx_rps="$(run "http://127.0.0.1:$NGINX_PORT/")"
 kv_rps="$(run "http://127.0.0.1:$API_PORT/v1/kv/bench/alice" "Authorization: Bearer $BENCH_KEY")"
 topic_rps="$(run "http://127.0.0.1:$API_PORT/v1/topics/bench.events/records?limit=5" "Authorization: Bearer $BENCH_KEY")"
 health_rps="$(run "http://127.0.0.1:$API_PORT/healthz")"
+# The framework's floor: a bare Hummingbird server with one static route (Benchmarks/api/hello).
+kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+(cd Benchmarks/api/hello && swift build -c release >&2)
+HELLO_PORT="$(free_port)"
+Benchmarks/api/hello/.build/release/hello "$HELLO_PORT" 2>/dev/null &
+SERVER_PID=$!
+for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$HELLO_PORT/healthz" >/dev/null && break; sleep 0.1; done
+hello_rps="$(run "http://127.0.0.1:$HELLO_PORT/healthz")"
 ratio() { python3 -c "print(f'{$1 / $2 * 100:.0f}%')"; }
 echo "## HTTP API (wrk -t2 -c64, ${WRK_SECONDS:-10} s each, same run)"
 echo
@@ -75,3 +83,4 @@ echo "| nginx $(nginx -v 2>&1 | sed 's/.*\///'), static 15-byte JSON (anchor) | 
 echo "| GET /v1/kv/bench/alice (API key checked, cached value) | $kv_rps | $(ratio "$kv_rps" "$nginx_rps") |"
 echo "| GET /v1/topics/bench.events/records?limit=5 (API key checked) | $topic_rps | $(ratio "$topic_rps" "$nginx_rps") |"
 echo "| GET /healthz (no key) | $health_rps | $(ratio "$health_rps" "$nginx_rps") |"
+echo "| bare Hummingbird $(cd Benchmarks/api/hello && swift package show-dependencies 2>/dev/null | grep -o "hummingbird.git@[0-9.]*" | head -1 | cut -d@ -f2), one static route, no middleware (the framework's floor) | $hello_rps | $(ratio "$hello_rps" "$nginx_rps") |"
