@@ -74,13 +74,8 @@ enum ChainBench {
         try FileManager.default.createDirectory(atPath: "\(work)/plugins", withIntermediateDirectories: true)
         // CHAIN_BENCH_KEEP=1 keeps the data directory (and the plugin copies `perf report` needs).
         defer { if ProcessInfo.processInfo.environment["CHAIN_BENCH_KEEP"] == nil { try? FileManager.default.removeItem(atPath: work) } }
-        var configuration = HostConfiguration()
-        configuration.dataDirectory = "\(work)/data"
-        configuration.pluginsDirectory = "\(work)/plugins"
-        configuration.bundledPluginDirectories = [executableDirectory]
-        configuration.healthCheckInterval = 3600
-        var logger = Logger(label: "bench")
-        logger.logLevel = .warning
+        let configuration = benchConfiguration(work: work)
+        let logger = benchLogger()
         let host = StarbloomHost(configuration: configuration, services: try HostServices.embedded(configuration: configuration, logger: logger))
         try host.start()
         defer { host.shutdown() }
@@ -141,6 +136,23 @@ enum ChainBench {
         getrusage(RUSAGE_SELF.rawValue, &usage)
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
         return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// A host configuration for a benchmark: data and plugins under `work`, the plugins built with
+    /// this binary found next to it, health checks out of the way.
+    static func benchConfiguration(work: String) -> HostConfiguration {
+        var configuration = HostConfiguration()
+        configuration.dataDirectory = "\(work)/data"
+        configuration.pluginsDirectory = "\(work)/plugins"
+        configuration.bundledPluginDirectories = [executableDirectory]
+        configuration.healthCheckInterval = 3600
+        return configuration
+    }
+
+    static func benchLogger() -> Logger {
+        var logger = Logger(label: "bench")
+        logger.logLevel = .warning
+        return logger
     }
 
     static var executableDirectory: String {

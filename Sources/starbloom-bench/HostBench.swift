@@ -25,16 +25,7 @@ enum HostBench {
         try shell(["cc", "-std=c99", "-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-I", "\(root)/SDK/include",
                    "\(root)/Tests/Fixtures/plugins/bench_calls.c", "-o", "\(work)/plugins/libbench_calls.so"])
 
-        let executableDirectory = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
-            .deletingLastPathComponent().path
-        var configuration = HostConfiguration()
-        configuration.dataDirectory = "\(work)/data"
-        configuration.pluginsDirectory = "\(work)/plugins"
-        configuration.bundledPluginDirectories = [executableDirectory]
-        configuration.healthCheckInterval = 3600
-        var logger = Logger(label: "bench")
-        logger.logLevel = .warning
-        let host = StarbloomHost(configuration: configuration, services: HostServices(logger: logger))
+        let host = StarbloomHost(configuration: ChainBench.benchConfiguration(work: work), services: HostServices(logger: ChainBench.benchLogger()))
         try host.start()
         defer { host.shutdown() }
 
