@@ -153,8 +153,13 @@ final class WindowStep: PipelineStep {
         var groupSessions = sessions[group] ?? []
         defer { sessions[group] = groupSessions.isEmpty ? nil : groupSessions }
         let openIndex = groupSessions.firstIndex(where: { $0.start <= time && time <= $0.last })
-        let closedKey = openIndex != nil ? nil : closed.keys.first(where: { $0.group == group && $0.start <= time && time <= closed[$0]!.end - gap })
+        // The closed session holding `time`: a scan of every kept window, so only reverts and late
+        // events (the rare paths) ask for it.
+        var closedKey: WindowKey? {
+            openIndex != nil ? nil : closed.keys.first(where: { $0.group == group && $0.start <= time && time <= closed[$0]!.end - gap })
+        }
         if sign < 0 {
+            let closedKey = closedKey
             // The revert of an event dropped as late takes nothing back.
             let wasLate = openIndex.map { groupSessions[$0].window.noteLate(Self.fingerprint(event), revert: true) }
                 ?? closedKey.map { closed[$0]!.noteLate(Self.fingerprint(event), revert: true) } ?? false
@@ -178,6 +183,7 @@ final class WindowStep: PipelineStep {
             return
         }
         if time &+ gap <= watermark {
+            let closedKey = closedKey
             if let index = openIndex { _ = groupSessions[index].window.noteLate(Self.fingerprint(event), revert: false) }
             else if let key = closedKey { _ = closed[key]!.noteLate(Self.fingerprint(event), revert: false) }
             output.side.append(SideRecord(topic: definition.lateTopic, event: event,

@@ -198,14 +198,19 @@ final class PartitionLog: @unchecked Sendable {
                 flusherIdle = true
                 condition.wait()
                 flusherIdle = false
+                // Publishers went quiet long enough for the flusher to sleep: the last cycle's
+                // count no longer predicts who comes back.
+                expected = 0
             }
             // Gather: the publishers just acknowledged are appending again. Waiting until they all
             // have (or half an fsync's time passed) lets one fsync acknowledge all of them, instead
             // of the first few taking the next fsync alone and the rest waiting a whole cycle more.
-            if expected > 1 && asyncWaiters.count < expected {
+            // Not when nothing is pending: those waiters are already covered by a sync flush.
+            if expected > 1 && pending.count > 0 && asyncWaiters.count < expected {
                 gatherTarget = expected
-                let deadline = Date(timeIntervalSinceNow: min(max(lastSyncSeconds / 2, 0.000_05), 0.001))
-                while asyncWaiters.count < expected && !closed && Date() < deadline { _ = condition.wait(until: deadline) }
+                let window = UInt64(min(max(lastSyncSeconds / 2, 0.000_05), 0.001) * 1e9)
+                let deadline = DispatchTime.now().uptimeNanoseconds + window
+                while asyncWaiters.count < expected && !closed && waitLocked(untilUptime: deadline) {}
                 gatherTarget = 0
             }
             let started = DispatchTime.now().uptimeNanoseconds
@@ -214,17 +219,18 @@ final class PartitionLog: @unchecked Sendable {
             let durable = durableOffset
             var ready: [CheckedContinuation<Result<UInt64, QueueError>, Never>] = []
             var results: [Result<UInt64, QueueError>] = []
+            // Waiters below the durable offset are acknowledged even when a later write failed:
+            // their records were synced before the failure.
+            var covered = 0
+            while covered < asyncWaiters.count && asyncWaiters[covered].offset < durable {
+                ready.append(asyncWaiters[covered].continuation)
+                results.append(.success(asyncWaiters[covered].offset))
+                covered += 1
+            }
+            asyncWaiters.removeFirst(covered)
             if let failure {
                 for waiter in asyncWaiters { ready.append(waiter.continuation); results.append(.failure(QueueError(code: .io, message: failure))) }
                 asyncWaiters.removeAll()
-            } else {
-                var covered = 0
-                while covered < asyncWaiters.count && asyncWaiters[covered].offset < durable {
-                    ready.append(asyncWaiters[covered].continuation)
-                    results.append(.success(asyncWaiters[covered].offset))
-                    covered += 1
-                }
-                asyncWaiters.removeFirst(covered)
             }
             expected = ready.count + asyncWaiters.count
             condition.unlock()
@@ -236,6 +242,17 @@ final class PartitionLog: @unchecked Sendable {
     private var flusherIdle = false
     /// While gathering, the flusher waits for this many async waiters (0: not gathering).
     private var gatherTarget = 0
+
+    /// Waits on the condition (lock held) until signalled or the monotonic `deadline` (uptime
+    /// nanoseconds) passes; false once it has passed. `NSCondition` only takes a wall-clock `Date`,
+    /// so each wait is at most 1 ms of it: a clock step can then skew a gather by 1 ms at most.
+    private func waitLocked(untilUptime deadline: UInt64) -> Bool {
+        let now = DispatchTime.now().uptimeNanoseconds
+        guard now < deadline else { return false }
+        let slice = Double(min(deadline - now, 1_000_000)) / 1e9
+        _ = condition.wait(until: Date(timeIntervalSinceNow: slice))
+        return true
+    }
 
     /// Set when the queue closes, so the flusher thread can end once nobody waits.
     private var closed = false
@@ -322,10 +339,10 @@ final class PartitionLog: @unchecked Sendable {
         flushing = true
         if sync && publishersInside > 1 && pending.count < publishersInside {
             gathering = true
-            let deadline = Date(timeIntervalSinceNow: Self.gatherWindow)
+            let deadline = DispatchTime.now().uptimeNanoseconds + UInt64(Self.gatherWindow * 1e9)
             // No one signals this wait (a signal per append would wake every waiting publisher):
             // the flusher simply lets the window pass while others append.
-            while pending.count < publishersInside && Date() < deadline { _ = condition.wait(until: deadline) }
+            while pending.count < publishersInside && waitLocked(untilUptime: deadline) {}
             gathering = false
         }
         swap(&pending, &spare)

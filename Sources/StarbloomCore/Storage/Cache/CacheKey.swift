@@ -1,9 +1,12 @@
 /// A key-value cache key: namespace plus key bytes, with its hash computed once.
 ///
 /// The hash is `StableHash` (multiply-and-fold, a few nanoseconds for a short key) keyed with a
-/// random seed drawn once per process, so that keys chosen from outside do not collide on purpose
-/// (the table is linear-probed). Swift's `Hasher` (SipHash) gave the same protection at about twice
-/// the cost of this part of a cached read. The shard choice and the table reuse the one number.
+/// random seed drawn once per process. The seed keeps casual collisions apart, but this is not a
+/// keyed PRF like SipHash: a client that can probe timings could in principle build keys that
+/// collide in the linear-probed table. Accepted knowingly: the table is bounded (a collision chain
+/// costs probes inside one shard, never memory), every kv key also passes the API's per-key rate
+/// limit, and Swift's `Hasher` cost about twice as much on a cached read. If that trade ever
+/// changes, only this initialiser changes. The shard choice and the table reuse the one number.
 public struct CacheKey: Hashable, Sendable {
     public let namespace: String
     public let key: [UInt8]
