@@ -8,6 +8,7 @@ public enum AdminRoutes {
     /// `keys`: the API key store; nil serves every route without authentication (`[admin] auth = "none"`).
     public static func makeRouter(host: StarbloomHost, keys: APIKeyStore?, limiter: RateLimiter = RateLimiter()) -> Router<StarbloomRequestContext> {
         let router = Router(context: StarbloomRequestContext.self)
+        router.add(middleware: APIMetricsMiddleware(registry: host.services.metrics))
         router.add(middleware: ProblemMiddleware())
         if let keys {
             router.add(middleware: AuthMiddleware(keys: keys, limiter: limiter))

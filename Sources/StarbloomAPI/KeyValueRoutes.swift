@@ -117,7 +117,7 @@ enum KeyValueRoutes {
             throw Problem(.serviceUnavailable, "Not available", detail: "the key-value API needs the SQLite state store (starbloom serve uses it)")
         }
         let raw = try context.parameters.require("namespace")
-        guard let namespace = raw.removingPercentEncoding, !namespace.isEmpty, namespace.utf8.count <= maxNamespaceBytes,
+        guard let namespace = PercentDecoding.string(raw[...]), !namespace.isEmpty, namespace.utf8.count <= maxNamespaceBytes,
               namespace.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }) else {
             throw Problem.badRequest("namespace '\(raw)' must be 1-\(maxNamespaceBytes) characters of A-Z, a-z, 0-9, '.', '_' or '-'")
         }
@@ -127,7 +127,7 @@ enum KeyValueRoutes {
     private static func targetWithKey(_ host: StarbloomHost, _ context: StarbloomRequestContext) throws -> (SQLiteStateStore, String, [UInt8]) {
         let (store, namespace) = try target(host, context, withKey: true)
         let raw = try context.parameters.require("key")
-        guard let key = raw.removingPercentEncoding, !key.isEmpty else {
+        guard let key = PercentDecoding.string(raw[...]), !key.isEmpty else {
             throw Problem.badRequest("key '\(raw)' is not a valid percent-encoded path segment")
         }
         guard key.utf8.count <= StoreLimits.maxKeyBytes else {

@@ -48,7 +48,7 @@ enum PipelineRoutes {
     /// The `{name}` path segment, percent-decoded.
     private static func pipelineName(_ context: StarbloomRequestContext) throws -> String {
         let raw = try context.parameters.require("name")
-        let name = raw.removingPercentEncoding ?? raw
+        let name = PercentDecoding.string(raw[...]) ?? raw
         if let problem = PipelineDefinition.nameProblem(name) { throw Problem.badRequest(problem) }
         return name
     }

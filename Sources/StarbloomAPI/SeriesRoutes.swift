@@ -81,7 +81,7 @@ enum SeriesRoutes {
 
     static func metric(_ context: StarbloomRequestContext) throws -> String {
         let raw = try context.parameters.require("metric")
-        guard let metric = raw.removingPercentEncoding, !metric.isEmpty, metric.utf8.count <= SQLiteTimeSeriesStore.maxMetricBytes else {
+        guard let metric = PercentDecoding.string(raw[...]), !metric.isEmpty, metric.utf8.count <= SQLiteTimeSeriesStore.maxMetricBytes else {
             throw Problem.badRequest("metric '\(raw)' must be 1-\(SQLiteTimeSeriesStore.maxMetricBytes) bytes")
         }
         return metric

@@ -102,7 +102,7 @@ enum TopicRoutes {
 
     static func name(_ context: StarbloomRequestContext) throws -> String {
         let raw = try context.parameters.require("topic")
-        let topic = raw.removingPercentEncoding ?? raw
+        let topic = PercentDecoding.string(raw[...]) ?? raw
         if let problem = TopicName.problem(with: topic) { throw Problem.badRequest(problem) }
         return topic
     }

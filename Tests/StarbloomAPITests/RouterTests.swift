@@ -203,6 +203,52 @@ struct RouterTests {
         }
     }
 
+    @Test("/metrics has a latency histogram and a response count per route template, method and status")
+    func perRouteMetrics() async throws {
+        let fixture = try Fixture()
+        try await fixture.application.test(.router) { client in
+            let writer: HTTPFields = [.authorization: "Bearer \(fixture.writer)"]
+            let admin: HTTPFields = [.authorization: "Bearer \(fixture.admin)"]
+            try await client.execute(uri: "/v1/kv/app/a%20b", method: .put, headers: writer, body: ByteBuffer(string: "1")) { #expect($0.status == .ok) }
+            for _ in 0..<3 {
+                try await client.execute(uri: "/v1/kv/app/a%20b", method: .get, headers: writer) { #expect($0.status == .ok) }
+            }
+            try await client.execute(uri: "/v1/kv/app/missing", method: .get, headers: writer) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/no/such/route/\(UUID())", method: .get, headers: writer) { #expect($0.status == .notFound) }
+            try await client.execute(uri: "/healthz", method: .init("BREW")!) { #expect($0.status.code >= 400) }
+            try await client.execute(uri: "/metrics", method: .get, headers: admin) { response in
+                let text = String(buffer: response.body)
+                let route = text.split(separator: "\n").first { $0.hasPrefix("starbloom_api_request_duration_seconds_count{method=\"GET\",route=\"/v1/kv/") }
+                    .map { String($0.split(separator: "\"")[3]) }
+                #expect(route?.contains("namespace") == true, "labelled by the template, not the path: \(route ?? "none")")
+                let labels = #"method="GET",route="\#(route ?? "")""#
+                #expect(prometheusValue(text, "starbloom_api_request_duration_seconds_count{\(labels)}") == 4)
+                #expect(prometheusValue(text, "starbloom_api_responses_total{\(labels),status=\"200\"}") == 3)
+                #expect(prometheusValue(text, "starbloom_api_responses_total{\(labels),status=\"404\"}") == 1)
+                #expect(prometheusValue(text, #"starbloom_api_responses_total{method="GET",route="NotFound",status="404"}"#) == 1)
+                #expect(text.contains(#"method="OTHER""#), "a made-up method does not become a label value")
+                #expect(!text.contains("BREW") && !text.contains("no/such"))
+            }
+        }
+    }
+
+    @Test("bearer tokens and percent-encoded segments are parsed byte-wise, bad ones refused")
+    func parsing() {
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearer abc") == "abc")
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("bEaReR \t abc \t") == "abc")
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearer ") == nil)
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearer    ") == nil)
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Basic abc") == nil)
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearerabc") == nil)
+        #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearér abc") == nil)
+        #expect(PercentDecoding.string("plain") == "plain")
+        #expect(PercentDecoding.string("a%20b%2Fc%e2%82%AC") == "a b/c€")
+        #expect(PercentDecoding.string("bad%2") == nil)
+        #expect(PercentDecoding.string("bad%zz") == nil)
+        #expect(PercentDecoding.string("%ff%fe") == nil, "not UTF-8")
+        #expect(PercentDecoding.bytes("%ff%00") == [0xFF, 0])
+    }
+
     @Test("a key past its rate gets 429 with Retry-After")
     func rateLimit() async throws {
         let fixture = try Fixture()
@@ -238,4 +284,9 @@ struct JSONTextTests {
         let parsed = try JSONDecoder().decode(RecordPage.self, from: Data(byHand))
         #expect(parsed.records.map(\.payload) == records.map(\.payload) && parsed.next == 9)
     }
+}
+
+/// The value of `series` (name plus rendered labels) in Prometheus text, or nil if absent.
+private func prometheusValue(_ rendered: String, _ series: String) -> Double? {
+    rendered.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.dropFirst(series.count + 1)) }
 }

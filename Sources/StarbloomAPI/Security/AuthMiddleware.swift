@@ -41,13 +41,30 @@ struct AuthMiddleware<Context: AuthenticatedContext>: RouterMiddleware {
     }
 
     static func token(_ request: Request) -> String? {
-        if let header = request.headers[.authorization] {
-            let parts = header.split(separator: " ", maxSplits: 1)
-            if parts.count == 2, parts[0].lowercased() == "bearer" { return String(parts[1]).trimmingCharacters(in: .whitespaces) }
-            return nil
-        }
-        return request.headers[HTTPField.Name("X-API-Key")!]
+        if let header = request.headers[.authorization] { return bearerToken(header) }
+        return request.headers[.apiKey]
+    }
+
+    /// The token of `Bearer <token>` (scheme in any case, spaces or tabs around the token), else nil.
+    /// Byte-wise: the Foundation version (lowercased, trimmingCharacters) was 7% of a key-value GET.
+    static func bearerToken(_ header: String) -> String? {
+        let utf8 = header.utf8
+        let scheme = "bearer ".utf8
+        guard utf8.count > scheme.count,
+              zip(utf8, scheme).allSatisfy({ $0 == $1 || ($1 != UInt8(ascii: " ") && $0 | 0x20 == $1) }) else { return nil }
+        let blank: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var start = utf8.index(utf8.startIndex, offsetBy: scheme.count)
+        var end = utf8.endIndex
+        while start < end, blank(utf8[start]) { utf8.formIndex(after: &start) }
+        while start < end, blank(utf8[utf8.index(before: end)]) { utf8.formIndex(before: &end) }
+        guard start < end else { return nil }
+        return String(Substring(utf8[start..<end]))
     }
 }
 
 import Foundation
+
+extension HTTPField.Name {
+    /// `X-API-Key`: the alternative to `Authorization: Bearer`.
+    static let apiKey = HTTPField.Name("X-API-Key")!
+}

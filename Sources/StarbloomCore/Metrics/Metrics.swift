@@ -18,7 +18,7 @@ public final class Gauge: Sendable {
 /// Observations counted into fixed buckets (Prometheus cumulative buckets are computed when rendered).
 public final class Histogram: Sendable {
     public static let bounds: [Double] = [
-        0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 50, 100, 500, 1000, 10_000,
+        0.000_01, 0.000_025, 0.000_05, 0.0001, 0.000_25, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 50, 100, 500, 1000, 10_000,
     ]
     private struct State {
         var counts = [UInt64](repeating: 0, count: Histogram.bounds.count + 1)
