@@ -7,6 +7,11 @@ import StarbloomCore
 public enum AdminRoutes {
     /// `keys`: the API key store; nil serves every route without authentication (`[admin] auth = "none"`).
     public static func makeRouter(host: StarbloomHost, keys: APIKeyStore?, limiter: RateLimiter = RateLimiter()) -> Router<StarbloomRequestContext> {
+        makeRouter(host: host, keys: keys, limiter: limiter, feed: LiveFeed(queue: host.services.queue, metrics: host.services.metrics))
+    }
+
+    /// `feed`: the live feed SSE streams share (the server shares it with WebSocket subscriptions).
+    static func makeRouter(host: StarbloomHost, keys: APIKeyStore?, limiter: RateLimiter, feed: LiveFeed) -> Router<StarbloomRequestContext> {
         let router = Router(context: StarbloomRequestContext.self)
         router.add(middleware: APIMetricsMiddleware(registry: host.services.metrics))
         router.add(middleware: ProblemMiddleware())
@@ -146,7 +151,7 @@ public enum AdminRoutes {
         TopicRoutes.add(to: router, host: host)
         KeyValueRoutes.add(to: router, host: host)
         SeriesRoutes.add(to: router, host: host)
-        EventStreamRoutes.add(to: router, host: host)
+        EventStreamRoutes.add(to: router, host: host, feed: feed)
         WebSocketRoutes.add(to: router)
         return router
     }

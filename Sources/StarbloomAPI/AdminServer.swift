@@ -11,8 +11,9 @@ public enum AdminServer {
     public static func run(host: StarbloomHost, logger: Logger) async throws {
         let keys = try keyStore(host: host, logger: logger)
         let limiter = RateLimiter()
-        let router = AdminRoutes.makeRouter(host: host, keys: keys, limiter: limiter)
-        let webSocketRouter = WebSocketRoutes.makeRouter(host: host, keys: keys, limiter: limiter)
+        let feed = LiveFeed(queue: host.services.queue, metrics: host.services.metrics)
+        let router = AdminRoutes.makeRouter(host: host, keys: keys, limiter: limiter, feed: feed)
+        let webSocketRouter = WebSocketRoutes.makeRouter(host: host, keys: keys, limiter: limiter, feed: feed)
         let limits = host.configuration.apiLimits
         // Headers past these sizes are refused by the HTTP parser before any route runs.
         let decoder = HTTP1Channel.Configuration.DecoderConfiguration(

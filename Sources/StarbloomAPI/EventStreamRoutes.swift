@@ -12,11 +12,13 @@ import StarbloomCore
 /// end (`from=latest`, the default) or at the oldest retained record (`from=earliest`). `retry:` is
 /// sent first; a comment line every `heartbeat_ms` (default 15 s) keeps proxies from closing an idle
 /// stream. Records are read only as fast as the client takes them (each write awaits the socket),
-/// so a slow client holds at most one page of records in memory. An idle stream sleeps until the
-/// queue signals an append (`AppendSignal`) or its next heartbeat is due.
+/// and new records come from the server's one `LiveFeed` (read and encoded once for all streams)
+/// into a bounded mailbox: a slow or stalled client costs at most that mailbox, then reads what it
+/// missed from the log when it moves again (`LiveTail`). An idle stream sleeps until a record for
+/// it arrives or its next heartbeat is due.
 enum EventStreamRoutes {
 
-    static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost) {
+    static func add(to router: Router<StarbloomRequestContext>, host: StarbloomHost, feed: LiveFeed) {
         router.get("/v1/events") { request, context -> Response in
             let parameters = request.uri.queryParameters
             guard let list = parameters["topics"], !list.isEmpty else {
@@ -36,34 +38,30 @@ enum EventStreamRoutes {
             headers[.contentType] = "text/event-stream"
             headers[.cacheControl] = "no-cache"
             return Response(status: .ok, headers: headers, body: ResponseBody { writer in
-                try await stream(queue: queue, follower: follower, heartbeatMs: heartbeat, writer: &writer)
+                try await stream(queue: queue, feed: feed, follower: follower, heartbeatMs: heartbeat, writer: &writer)
             })
         }
     }
 
-    private static func stream(queue: any MessageQueue, follower start: TopicFollower, heartbeatMs: UInt64,
+    private static func stream(queue: any MessageQueue, feed: LiveFeed, follower: TopicFollower, heartbeatMs: UInt64,
                                writer: inout any ResponseBodyWriter) async throws {
-        var follower = start
+        var tail = LiveTail(queue: queue, feed: feed, follower: follower)
+        defer { tail.close() }
         try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+        let heartbeat = heartbeatMs * 1_000_000
         var lastWrite = DispatchTime.now().uptimeNanoseconds
         while !Task.isCancelled {
-            let seen = queue.appendSignal.version // before polling: an append after this wakes the wait below
-            let batch = follower.poll(queue)
-            let now = DispatchTime.now().uptimeNanoseconds
+            let batch = await tail.next(deadline: lastWrite + heartbeat)
             if !batch.isEmpty {
                 var text = ""
-                for (record, position) in batch {
-                    text += "id: \(position.id)\nevent: record\ndata: \(eventData(record))\n\n"
+                for (record, position, data) in batch {
+                    text += "id: \(position.id)\nevent: record\ndata: \(data ?? eventData(record))\n\n"
                 }
                 try await writer.write(ByteBuffer(string: text)) // awaits the client: a slow reader slows only itself
-                lastWrite = now
-            } else {
-                if now - lastWrite >= heartbeatMs * 1_000_000 {
-                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
-                    lastWrite = now
-                }
-                let untilHeartbeat = heartbeatMs * 1_000_000 - min(heartbeatMs * 1_000_000, DispatchTime.now().uptimeNanoseconds - lastWrite)
-                await queue.appendSignal.wait(after: seen, timeout: .nanoseconds(Int64(max(untilHeartbeat, 1_000_000))))
+                lastWrite = DispatchTime.now().uptimeNanoseconds
+            } else if DispatchTime.now().uptimeNanoseconds - lastWrite >= heartbeat {
+                try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                lastWrite = DispatchTime.now().uptimeNanoseconds
             }
         }
     }

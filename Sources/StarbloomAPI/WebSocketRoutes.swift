@@ -36,12 +36,12 @@ enum WebSocketRoutes {
     static let maxSubscriptions = 64
     static let maxMessageBytes = 1 << 16
 
-    static func makeRouter(host: StarbloomHost, keys: APIKeyStore?, limiter: RateLimiter) -> Router<StarbloomWebSocketContext> {
+    static func makeRouter(host: StarbloomHost, keys: APIKeyStore?, limiter: RateLimiter, feed: LiveFeed) -> Router<StarbloomWebSocketContext> {
         let router = Router(context: StarbloomWebSocketContext.self)
         router.add(middleware: ProblemMiddleware())
         if let keys { router.add(middleware: AuthMiddleware(keys: keys, limiter: limiter)) }
         router.ws("/v1/ws") { inbound, outbound, context in
-            let session = WebSocketSession(queue: host.services.queue, key: context.requestContext.key)
+            let session = WebSocketSession(queue: host.services.queue, feed: feed, key: context.requestContext.key)
             await session.run(inbound: inbound, outbound: outbound)
         }
         return router
@@ -58,6 +58,7 @@ enum WebSocketRoutes {
 /// One WebSocket connection: its subscriptions and its bounded send buffer.
 final class WebSocketSession: Sendable {
     private let queue: any MessageQueue
+    private let feed: LiveFeed
     private let key: APIKey?
     private let outgoing: AsyncStream<String>
     private let continuation: AsyncStream<String>.Continuation
@@ -66,8 +67,9 @@ final class WebSocketSession: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let subscriptions = Mutex<[String: Task<Void, Never>]>([:])
 
-    init(queue: any MessageQueue, key: APIKey?) {
+    init(queue: any MessageQueue, feed: LiveFeed, key: APIKey?) {
         self.queue = queue
+        self.feed = feed
         self.key = key
         (outgoing, continuation) = AsyncStream<String>.makeStream()
     }
@@ -206,8 +208,9 @@ final class WebSocketSession: Sendable {
         if !kept { task.cancel() }
     }
 
-    private func follow(id: String, follower start: TopicFollower) async {
-        var follower = start
+    private func follow(id: String, follower: TopicFollower) async {
+        var tail = LiveTail(queue: queue, feed: feed, follower: follower)
+        defer { tail.close() }
         var fullSince: UInt64?
         while !Task.isCancelled {
             // Read the log only while the send buffer has room: a stalled client stops its reads,
@@ -224,13 +227,9 @@ final class WebSocketSession: Sendable {
                 continue
             }
             fullSince = nil
-            let seen = queue.appendSignal.version // before polling: an append after this wakes the wait
-            let batch = follower.poll(queue)
-            if batch.isEmpty {
-                await queue.appendSignal.wait(after: seen, timeout: .seconds(1))
-                continue
-            }
-            for (record, position) in batch {
+            // Up to a second without records: then the buffer and cancellation are checked again.
+            let batch = await tail.next(deadline: DispatchTime.now().uptimeNanoseconds + 1_000_000_000)
+            for (record, position, _) in batch {
                 let view = RecordView(record)
                 guard send([
                     "op": "record", "id": id, "topic": record.topic, "partition": record.partition, "offset": record.offset,

@@ -36,6 +36,19 @@ struct TopicFollower {
         }
     }
 
+    enum Arrival { case next, duplicate, gap }
+
+    /// A record the live feed delivered: the next one of its partition (the position moves past
+    /// it), one already delivered, or one beyond a gap (read the log first).
+    mutating func accept(_ record: QueueRecord) -> Arrival {
+        let key = StreamPosition.Key(topic: record.topic, partition: record.partition)
+        guard let next = position.next[key] else { return .gap } // a partition not read yet: from the log
+        if record.offset < next { return .duplicate }
+        if record.offset > next { return .gap }
+        position.next[key] = next + 1
+        return .next
+    }
+
     /// New records with the position after each (what a client resumes from).
     mutating func poll(_ queue: any MessageQueue) -> [(record: QueueRecord, position: StreamPosition)] {
         var result: [(record: QueueRecord, position: StreamPosition)] = []

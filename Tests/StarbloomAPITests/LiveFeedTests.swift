@@ -1,0 +1,83 @@
+import Dispatch
+import StarbloomCore
+import Testing
+@testable import StarbloomAPI
+
+/// The live feed behind SSE and WebSocket: every stream gets every record of its topics once, in
+/// order, whether it keeps up, stalls past its mailbox or follows a topic created meanwhile.
+@Suite("Live feed")
+struct LiveFeedTests {
+    static func record(_ n: Int) -> QueueRecord {
+        QueueRecord(topic: "", offset: 0, key: Array("k\(n)".utf8), payload: Array(#"{"n":\#(n)}"#.utf8), headers: [], eventTimeNs: 0)
+    }
+
+    @Test("tails that keep up, one that stalls past its mailbox and one from the start all get every record once, in order")
+    func fanOutWithOverflow() async throws {
+        let queue = InMemoryQueue()
+        _ = try await queue.publish(topic: "live.a", records: (0..<10).map(Self.record)) // before the tails: not for `latest`
+        let feed = LiveFeed(queue: queue)
+        let follows: @Sendable (String) -> Bool = { $0.hasPrefix("live.") }
+        let published = 3 * LiveSubscription.maxItems
+        // (tail, stalls at first, starts at the oldest record)
+        let tails = [(false, false), (false, false), (true, false), (false, true)].map { stalls, earliest in
+            (LiveTail(queue: queue, feed: feed, follower: TopicFollower(queue: queue, follows: follows, resumeAt: nil, fromEarliest: earliest)),
+             stalls, earliest)
+        }
+        let readers = tails.map { start, stalls, earliest in
+            Task { () -> [String: [UInt64]] in
+                var tail = start
+                defer { tail.close() }
+                if stalls { try? await Task.sleep(for: .milliseconds(500)) } // the publisher overruns its mailbox meanwhile
+                var seen: [String: [UInt64]] = [:]
+                let expected = published + 100 + (earliest ? 10 : 0)
+                let giveUp = DispatchTime.now().uptimeNanoseconds + 30_000_000_000
+                while seen.values.map(\.count).reduce(0, +) < expected && DispatchTime.now().uptimeNanoseconds < giveUp {
+                    for entry in await tail.next(deadline: DispatchTime.now().uptimeNanoseconds + 50_000_000) {
+                        seen[entry.record.topic, default: []].append(entry.record.offset)
+                    }
+                }
+                return seen
+            }
+        }
+        for batch in stride(from: 0, to: published, by: 64) {
+            _ = try await queue.publish(topic: "live.a", records: (batch..<min(batch + 64, published)).map(Self.record))
+            if batch == published / 2 {
+                _ = try await queue.publish(topic: "live.b", records: (0..<100).map(Self.record)) // a topic created meanwhile
+            }
+            await Task.yield()
+        }
+        for (index, reader) in readers.enumerated() {
+            let seen = await reader.value
+            let first: UInt64 = tails[index].2 ? 0 : 10
+            #expect(seen["live.a"] == Array(first..<UInt64(10 + published)), "tail \(index): live.a once, in order")
+            #expect(seen["live.b"] == Array(0..<100), "tail \(index): the topic created meanwhile, from its start")
+        }
+        #expect(feed.overflows.value >= 1, "the stalled tail's mailbox overflowed")
+        #expect(feed.subscriptionCount == 0)
+        let deadline = DispatchTime.now().uptimeNanoseconds + 2_000_000_000
+        while feed.isRunning && DispatchTime.now().uptimeNanoseconds < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!feed.isRunning, "the feed's task ends with its last subscription")
+    }
+
+    @Test("a tail wakes at its deadline with nothing, and at once when cancelled")
+    func deadlinesAndCancellation() async throws {
+        let queue = InMemoryQueue()
+        let feed = LiveFeed(queue: queue)
+        var tail = LiveTail(queue: queue, feed: feed, follower: TopicFollower(queue: queue, follows: { _ in true }, resumeAt: nil, fromEarliest: false))
+        let started = DispatchTime.now().uptimeNanoseconds
+        let batch = await tail.next(deadline: started + 300_000_000)
+        let waited = DispatchTime.now().uptimeNanoseconds - started
+        #expect(batch.isEmpty)
+        #expect(waited >= 250_000_000 && waited < 5_000_000_000, "woke after \(waited / 1_000_000) ms")
+        tail.close()
+
+        let waiting = Task {
+            var other = LiveTail(queue: queue, feed: feed, follower: TopicFollower(queue: queue, follows: { _ in true }, resumeAt: nil, fromEarliest: false))
+            defer { other.close() }
+            return await other.next(deadline: DispatchTime.now().uptimeNanoseconds + 60_000_000_000).count
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        waiting.cancel()
+        #expect(await waiting.value == 0) // returns long before its 60 s deadline
+    }
+}
