@@ -39,15 +39,23 @@ NGINX
 nginx -c "$WORK/nginx.conf"
 
 mkdir "$WORK/plugins"
-cat > "$WORK/starbloom.toml" <<TOML
+start_server() { # a fresh `starbloom serve` on an empty data directory
+    rm -rf "$WORK/data"
+    cat > "$WORK/starbloom.toml" <<TOML
 data_dir = "$WORK/data"
 plugins_dir = "$WORK/plugins"
 [admin]
 port = $API_PORT
+max_connections = 4096
 TOML
-"$BIN" serve --config "$WORK/starbloom.toml" --log-level error 2>"$WORK/serve.log" &
-SERVER_PID=$!
-for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API_PORT/healthz" >/dev/null && break; sleep 0.1; done
+    "$BIN" serve --config "$WORK/starbloom.toml" --log-level error >"$WORK/serve.out" 2>"$WORK/serve.log" &
+    SERVER_PID=$!
+    for _ in $(seq 1 100); do curl -s "http://127.0.0.1:$API_PORT/healthz" >/dev/null && break; sleep 0.1; done
+}
+stop_server() {
+    kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+}
+start_server
 KEY="$(cat "$WORK/data/admin.key")"
 # A key without a practical rate limit: the benchmark measures the server, not the limiter's refusals.
 BENCH_KEY="$(STARBLOOM_API_KEY="$KEY" "$BIN" keys create bench --role reader --rate 10000000 --burst 10000000 --admin-url "http://127.0.0.1:$API_PORT" 2>/dev/null)"
@@ -66,8 +74,28 @@ nginx_rps="$(run "http://127.0.0.1:$NGINX_PORT/")"
 kv_rps="$(run "http://127.0.0.1:$API_PORT/v1/kv/bench/alice" "Authorization: Bearer $BENCH_KEY")"
 topic_rps="$(run "http://127.0.0.1:$API_PORT/v1/topics/bench.events/records?limit=5" "Authorization: Bearer $BENCH_KEY")"
 health_rps="$(run "http://127.0.0.1:$API_PORT/healthz")"
+stop_server
+
+# SSE fan-out: 1,000 subscribers (ten per topic over 100 topics), 10,000 records/s published; each
+# record's delivery latency from the publisher's send to a subscriber's read (Benchmarks/api/sse_fanout.c).
+# Then the same with one stalled subscriber that follows every topic and never reads.
+cc -O2 -pthread -o "$WORK/sse_fanout" Benchmarks/api/sse_fanout.c
+fanout() { # fanout STALLED: prints the client's key=value line
+    start_server
+    local key writer
+    key="$(cat "$WORK/data/admin.key")"
+    writer="$(STARBLOOM_API_KEY="$key" "$BIN" keys create fanout --role writer --rate 10000000 --burst 10000000 --admin-url "http://127.0.0.1:$API_PORT" 2>/dev/null)"
+    for t in $(seq 0 99); do
+        curl -s -o /dev/null -X PUT -H "Authorization: Bearer $key" -d '{}' "http://127.0.0.1:$API_PORT/v1/topics/bench.fan.$t"
+    done
+    "$WORK/sse_fanout" "$API_PORT" "$writer" "${FANOUT_SUBSCRIBERS:-1000}" 100 "${FANOUT_RATE:-10000}" "${FANOUT_SECONDS:-10}" "$1" "$SERVER_PID" || echo "fanout: a subscriber missed or repeated records" >&2
+    stop_server
+}
+fanout_live="$(fanout 0)"
+fanout_stalled="$(fanout 1)"
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
+
 # The framework's floor: a bare Hummingbird server with one static route (Benchmarks/api/hello).
-kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 (cd Benchmarks/api/hello && swift build -c release >&2)
 HELLO_PORT="$(free_port)"
 Benchmarks/api/hello/.build/release/hello "$HELLO_PORT" 2>/dev/null &
@@ -84,3 +112,12 @@ echo "| GET /v1/kv/bench/alice (API key checked, cached value) | $kv_rps | $(rat
 echo "| GET /v1/topics/bench.events/records?limit=5 (API key checked) | $topic_rps | $(ratio "$topic_rps" "$nginx_rps") |"
 echo "| GET /healthz (no key) | $health_rps | $(ratio "$health_rps" "$nginx_rps") |"
 echo "| bare Hummingbird $(cd Benchmarks/api/hello && swift package show-dependencies 2>/dev/null | grep -o "hummingbird.git@[0-9.]*" | head -1 | cut -d@ -f2), one static route, no middleware (the framework's floor) | $hello_rps | $(ratio "$hello_rps" "$nginx_rps") |"
+echo
+echo "## SSE fan-out (same run): ${FANOUT_SUBSCRIBERS:-1000} subscribers over 100 topics, ${FANOUT_RATE:-10000} records/s published, ${FANOUT_SECONDS:-10} s"
+echo
+echo "| case | delivered / expected | p50 ms | p99 ms | p99.9 ms | max ms | server RSS before → after |"
+echo "|---|---|---|---|---|---|---|"
+for line in "all reading:$fanout_live" "one stalled subscriber on every topic:$fanout_stalled"; do
+    name="${line%%:*}"; data="${line#*:}"
+    echo "| $name | $(field delivered "$data") / $(field expected "$data") | $(field p50_ms "$data") | $(field p99_ms "$data") | $(field p999_ms "$data") | $(field max_ms "$data") | $(( $(field rss_before_kib "$data") / 1024 )) → $(( $(field rss_after_kib "$data") / 1024 )) MiB |"
+done

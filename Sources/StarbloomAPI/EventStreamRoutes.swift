@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import ServiceLifecycle
 import StarbloomCore
 
 /// `GET /v1/events?topics=PATTERN[,PATTERN…]`: Server-Sent Events of the records of every matching
@@ -47,22 +48,29 @@ enum EventStreamRoutes {
                                writer: inout any ResponseBodyWriter) async throws {
         var tail = LiveTail(queue: queue, feed: feed, follower: follower)
         defer { tail.close() }
-        try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
-        let heartbeat = heartbeatMs * 1_000_000
-        var lastWrite = DispatchTime.now().uptimeNanoseconds
-        while !Task.isCancelled {
-            let batch = await tail.next(deadline: lastWrite + heartbeat)
-            if !batch.isEmpty {
-                var text = ""
-                for (record, position, data) in batch {
-                    text += "id: \(position.id)\nevent: record\ndata: \(data ?? eventData(record))\n\n"
+        let subscription = tail.subscription
+        // On SIGTERM the server waits for open responses: the stream ends (the client reconnects
+        // elsewhere or later with Last-Event-ID) instead of holding the shutdown until a heartbeat.
+        try await withGracefulShutdownHandler {
+            try await writer.write(ByteBuffer(string: "retry: 2000\n\n"))
+            let heartbeat = heartbeatMs * 1_000_000
+            var lastWrite = DispatchTime.now().uptimeNanoseconds
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                let batch = await tail.next(deadline: lastWrite + heartbeat)
+                if !batch.isEmpty {
+                    var text = ""
+                    for (record, position, data) in batch {
+                        text += "id: \(position.id)\nevent: record\ndata: \(data ?? eventData(record))\n\n"
+                    }
+                    try await writer.write(ByteBuffer(string: text)) // awaits the client: a slow reader slows only itself
+                    lastWrite = DispatchTime.now().uptimeNanoseconds
+                } else if DispatchTime.now().uptimeNanoseconds - lastWrite >= heartbeat {
+                    try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
+                    lastWrite = DispatchTime.now().uptimeNanoseconds
                 }
-                try await writer.write(ByteBuffer(string: text)) // awaits the client: a slow reader slows only itself
-                lastWrite = DispatchTime.now().uptimeNanoseconds
-            } else if DispatchTime.now().uptimeNanoseconds - lastWrite >= heartbeat {
-                try await writer.write(ByteBuffer(string: ": keepalive\n\n"))
-                lastWrite = DispatchTime.now().uptimeNanoseconds
             }
+        } onGracefulShutdown: {
+            subscription.interrupt()
         }
     }
 
@@ -130,8 +138,17 @@ struct StreamPosition: Equatable {
     }
 
     var id: String {
-        let lines = next.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
-            .map { "\($0.key.topic)\0\($0.key.partition)\0\($0.value)" }
-        return "v1." + Cursor.encode(Array(lines.joined(separator: "\n").utf8))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(next.count * 32)
+        let entries = next.count == 1 ? Array(next) : next.sorted { ($0.key.topic, $0.key.partition) < ($1.key.topic, $1.key.partition) }
+        for (key, offset) in entries {
+            if !bytes.isEmpty { bytes.append(UInt8(ascii: "\n")) }
+            bytes.append(contentsOf: key.topic.utf8)
+            bytes.append(0)
+            bytes.append(contentsOf: String(key.partition).utf8)
+            bytes.append(0)
+            bytes.append(contentsOf: String(offset).utf8)
+        }
+        return "v1." + Cursor.encode(bytes)
     }
 }

@@ -27,7 +27,10 @@ struct LiveFeedTests {
             Task { () -> [String: [UInt64]] in
                 var tail = start
                 defer { tail.close() }
-                if stalls { try? await Task.sleep(for: .milliseconds(500)) } // the publisher overruns its mailbox meanwhile
+                if stalls { // takes nothing until the feed has overrun its mailbox
+                    let until = DispatchTime.now().uptimeNanoseconds + 20_000_000_000
+                    while feed.overflows.value == 0 && DispatchTime.now().uptimeNanoseconds < until { try? await Task.sleep(for: .milliseconds(10)) }
+                }
                 var seen: [String: [UInt64]] = [:]
                 let expected = published + 100 + (earliest ? 10 : 0)
                 let giveUp = DispatchTime.now().uptimeNanoseconds + 30_000_000_000

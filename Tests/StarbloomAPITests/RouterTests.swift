@@ -247,6 +247,15 @@ struct RouterTests {
         #expect(PercentDecoding.string("bad%zz") == nil)
         #expect(PercentDecoding.string("%ff%fe") == nil, "not UTF-8")
         #expect(PercentDecoding.bytes("%ff%00") == [0xFF, 0])
+        // Cursors: unpadded base64url, the same text Foundation's base64 gives with the alphabet swapped.
+        for length in 0..<48 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255) }
+            let foundation = Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Cursor.encode(bytes) == foundation)
+            #expect(Cursor.decode(foundation) == bytes)
+        }
+        #expect(Cursor.decode("a") == nil && Cursor.decode("ab!c") == nil && Cursor.decode("ab+/") == nil)
     }
 
     @Test("a key past its rate gets 429 with Retry-After")

@@ -40,7 +40,7 @@ final class LiveFeed: Sendable {
 
     /// Registers a subscription; records appended from now on reach its mailbox.
     func subscribe(follows: @escaping @Sendable (String) -> Bool) -> LiveSubscription {
-        let (subscription, start) = registry.withLock { registry -> (LiveSubscription, [StreamPosition.Key: UInt64]?) in
+        let (subscription, start) = registry.withLock { registry -> (LiveSubscription, (UInt64, [StreamPosition.Key: UInt64])?) in
             registry.nextID += 1
             let subscription = LiveSubscription(id: registry.nextID, follows: follows, overflows: overflows)
             registry.subscriptions[subscription.id] = subscription
@@ -49,16 +49,17 @@ final class LiveFeed: Sendable {
             registry.running = true
             // The feed starts at the end of every partition as of now, under the lock: whatever a
             // subscription registered from here on misses in its first read of the log, the feed
-            // brings it.
+            // brings it. Appends are tracked from before that snapshot, so none falls between.
+            let tracker = queue.appendSignal.track()
             var cursors: [StreamPosition.Key: UInt64] = [:]
             for topic in queue.topics() {
                 for partition in topic.partitions {
                     cursors[.init(topic: topic.name, partition: partition.partition)] = partition.nextOffset
                 }
             }
-            return (subscription, cursors)
+            return (subscription, (tracker, cursors))
         }
-        if let start { Task.detached { [self] in await run(cursors: start) } }
+        if let (tracker, cursors) = start { Task.detached { [self] in await run(tracker: tracker, cursors: cursors) } }
         return subscription
     }
 
@@ -74,17 +75,23 @@ final class LiveFeed: Sendable {
 
     /// `cursors`: where the feed reads each partition next. Partitions that existed when the feed
     /// started begin at their end then (subscriptions read anything older from the log
-    /// themselves); those that appear later, at their start.
-    private func run(cursors start: [StreamPosition.Key: UInt64]) async {
+    /// themselves); those that appear later, at their start. Each pass looks only at the topics
+    /// appended to since the last (`tracker`), so its cost follows the appends, not the topic count.
+    private func run(tracker: UInt64, cursors start: [StreamPosition.Key: UInt64]) async {
+        defer { queue.appendSignal.untrack(tracker) }
         var cursors = start
         var routes: [String: [LiveSubscription]] = [:]
         var routesGeneration = UInt64.max
+        var unfinished: Set<String> = [] // topics left with records to read after a pass's budget
         var lastTick: UInt64 = 0
         while true {
             let seen = queue.appendSignal.version // before reading: an append after this ends the wait below
+            var changed = queue.appendSignal.changedTopics(tracker)
+            changed.formUnion(unfinished)
+            unfinished.removeAll()
             // The partitions' ends before the subscriptions: a subscription registered after this
             // snapshot has its routes next pass, and no record past these ends is skipped for it.
-            let topics = queue.topics()
+            let ranges = changed.compactMap { name in queue.partitionRanges(topic: name).map { (name, $0) } }
             guard let (subscriptions, generation) = registry.withLock({ registry -> ([LiveSubscription], UInt64)? in
                 if registry.subscriptions.isEmpty {
                     registry.running = false
@@ -96,15 +103,14 @@ final class LiveFeed: Sendable {
                 routes.removeAll(keepingCapacity: true)
                 routesGeneration = generation
             }
-            var more = false
-            for topic in topics {
-                let followers = routes[topic.name] ?? {
-                    let matching = subscriptions.filter { $0.follows(topic.name) }
-                    routes[topic.name] = matching
+            for (topic, partitions) in ranges {
+                let followers = routes[topic] ?? {
+                    let matching = subscriptions.filter { $0.follows(topic) }
+                    routes[topic] = matching
                     return matching
                 }()
-                for partition in topic.partitions {
-                    let key = StreamPosition.Key(topic: topic.name, partition: partition.partition)
+                for partition in partitions {
+                    let key = StreamPosition.Key(topic: topic, partition: partition.partition)
                     var cursor = max(cursors[key] ?? partition.firstOffset, partition.firstOffset)
                     if cursor > partition.nextOffset { cursor = partition.firstOffset } // the topic was recreated
                     if followers.isEmpty { cursor = partition.nextOffset }
@@ -112,8 +118,8 @@ final class LiveFeed: Sendable {
                     while cursor < partition.nextOffset && budget > 0 {
                         let records: [QueueRecord]
                         do throws(QueueError) {
-                            records = try queue.read(topic: topic.name, partition: partition.partition, from: cursor,
-                                                     limit: min(budget, TopicFollower.pageSize))
+                            records = try queue.read(topic: topic, partition: partition.partition, from: cursor,
+                                                     limit: min(budget, Int(partition.nextOffset - cursor), TopicFollower.pageSize))
                         } catch {
                             break // retention moved the start: the next pass starts from the oldest
                         }
@@ -128,7 +134,7 @@ final class LiveFeed: Sendable {
                         cursor = last.offset + 1
                         budget -= records.count
                     }
-                    if cursor < partition.nextOffset { more = true }
+                    if cursor < partition.nextOffset { unfinished.insert(topic) }
                     cursors[key] = cursor
                 }
             }
@@ -137,7 +143,7 @@ final class LiveFeed: Sendable {
                 lastTick = now
                 for subscription in subscriptions { subscription.wakeIfDue(now: now) }
             }
-            if !more { await queue.appendSignal.wait(after: seen, timeout: .nanoseconds(Int64(Self.tickNanoseconds))) }
+            if unfinished.isEmpty { await queue.appendSignal.wait(after: seen, timeout: .nanoseconds(Int64(Self.tickNanoseconds))) }
         }
     }
 }

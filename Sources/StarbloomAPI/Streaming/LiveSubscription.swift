@@ -71,6 +71,16 @@ final class LiveSubscription: Sendable {
         waiter?.resume()
     }
 
+    /// Ends a waiting `take` now, and every later one at once (the server is shutting down).
+    func interrupt() {
+        let waiter = mailbox.withLock { box -> CheckedContinuation<Void, Never>? in
+            box.cancelled = true
+            defer { box.waiter = nil }
+            return box.waiter
+        }
+        waiter?.resume()
+    }
+
     /// Waits until records arrive, the mailbox overflowed, `deadline` (uptime ns; the feed checks
     /// it every `LiveFeed.tick`) passed or the task is cancelled; then empties the mailbox.
     /// `overflowed`: records were dropped since the last take, so read the log.
@@ -86,12 +96,7 @@ final class LiveSubscription: Sendable {
                 if now { continuation.resume() }
             }
         } onCancel: {
-            let waiter = mailbox.withLock { box -> CheckedContinuation<Void, Never>? in
-                box.cancelled = true
-                defer { box.waiter = nil }
-                return box.waiter
-            }
-            waiter?.resume()
+            interrupt()
         }
         return mailbox.withLock { box in
             var taken: [LiveItem] = []

@@ -11,7 +11,7 @@ struct LiveTail {
     private(set) var follower: TopicFollower
     private let queue: any MessageQueue
     private let feed: LiveFeed
-    private let subscription: LiveSubscription
+    let subscription: LiveSubscription
     private var readingLog = true
 
     /// Registers with the feed at once: call `close()` when done.

@@ -14,10 +14,50 @@ public final class AppendSignal: Sendable {
     private let counter = Atomic<UInt64>(0)
     private let waiting = Atomic<Int>(0)
     private let waiters = Mutex(Waiters())
+    /// Topics appended to since each tracker last took them (`track`).
+    private let changes = Mutex<(byTracker: [UInt64: Set<String>], nextID: UInt64)>(([:], 0))
+    private let trackers = Atomic<Int>(0)
 
     public init() {}
 
     public var version: UInt64 { counter.load(ordering: .acquiring) }
+
+    /// Starts recording which topics are appended to, for a reader that follows many topics and
+    /// wants to look only at those that changed (the API's live feed). Returns the tracker's id for
+    /// `changedTopics` and `untrack`.
+    public func track() -> UInt64 {
+        trackers.add(1, ordering: .relaxed)
+        return changes.withLock { state in
+            state.nextID += 1
+            state.byTracker[state.nextID] = []
+            return state.nextID
+        }
+    }
+
+    public func untrack(_ tracker: UInt64) {
+        if changes.withLock({ $0.byTracker.removeValue(forKey: tracker) }) != nil { trackers.subtract(1, ordering: .relaxed) }
+    }
+
+    /// The topics appended to since the last call (or since `track`), each once.
+    public func changedTopics(_ tracker: UInt64) -> Set<String> {
+        changes.withLock { state in
+            guard var changed = state.byTracker[tracker], !changed.isEmpty else { return [] }
+            state.byTracker[tracker] = []
+            changed.reserveCapacity(0)
+            return changed
+        }
+    }
+
+    /// Called after records of `topic` became readable: recorded for the trackers before the
+    /// version moves, so a reader that saw the new version also finds the topic.
+    public func notify(topic: String) {
+        if trackers.load(ordering: .relaxed) > 0 {
+            changes.withLock { state in
+                for tracker in state.byTracker.keys { state.byTracker[tracker]!.insert(topic) }
+            }
+        }
+        notify()
+    }
 
     /// Called after records became readable.
     public func notify() {

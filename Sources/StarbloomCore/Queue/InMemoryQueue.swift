@@ -52,6 +52,13 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         return found.read(from: offset, limit: limit, maxBytes: maxBytes)
     }
 
+    public func partitionRanges(topic: String) -> [PartitionRange]? {
+        lock.lock()
+        let found = topicsByName[topic]
+        lock.unlock()
+        return found?.info().partitions.map { PartitionRange(partition: 0, firstOffset: $0.firstOffset, nextOffset: $0.nextOffset) }
+    }
+
     public func topics() -> [TopicInfo] {
         lock.lock()
         let all = Array(topicsByName.values)
@@ -139,7 +146,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         for record in records {
             if let problem = problem(with: record) { throw problem }
         }
-        defer { signal.notify() } // runs after the unlock below
+        defer { signal.notify(topic: name) } // runs after the unlock below
         lock.lock()
         defer { lock.unlock() }
         let first = nextOffset

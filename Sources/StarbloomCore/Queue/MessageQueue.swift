@@ -15,6 +15,9 @@ public protocol MessageQueue: AnyObject, Sendable {
     /// is an error.
     func read(topic: String, partition: Int, from offset: UInt64, limit: Int, maxBytes: Int) throws(QueueError) -> [QueueRecord]
     func topics() -> [TopicInfo]
+    /// One topic's partition ranges, or nil if it does not exist. Cheaper than `topics()`: for
+    /// readers that look at the topics that changed, often.
+    func partitionRanges(topic: String) -> [PartitionRange]?
     /// The next offset a consumer group should read in a partition, if it ever committed one.
     func committedOffset(group: String, topic: String, partition: Int) -> UInt64?
     /// Persists a group's position: every record below `offset` is done.
@@ -39,6 +42,15 @@ public protocol TopicAppender: AnyObject, Sendable {
     /// Why `append` would refuse this record (too large, malformed), checked without appending: for
     /// callers that collect records and append them later but must answer for each one now.
     func problem(with record: sb_record) -> QueueError?
+}
+
+extension MessageQueue {
+    /// From `topics()`: correct for any backend; the built-in ones answer without listing all topics.
+    public func partitionRanges(topic: String) -> [PartitionRange]? {
+        topics().first { $0.name == topic }?.partitions.map {
+            PartitionRange(partition: $0.partition, firstOffset: $0.firstOffset, nextOffset: $0.nextOffset)
+        }
+    }
 }
 
 extension TopicAppender {

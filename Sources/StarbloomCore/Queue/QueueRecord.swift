@@ -74,6 +74,21 @@ public struct TopicInfo: Sendable, Codable, Equatable {
     }
 }
 
+/// Where a partition's readable records start and end: what a follower needs, without the sizes
+/// and counts `PartitionInfo` gathers.
+public struct PartitionRange: Sendable, Equatable {
+    public var partition: Int
+    public var firstOffset: UInt64
+    /// The offset after the last readable record.
+    public var nextOffset: UInt64
+
+    public init(partition: Int, firstOffset: UInt64, nextOffset: UInt64) {
+        self.partition = partition
+        self.firstOffset = firstOffset
+        self.nextOffset = nextOffset
+    }
+}
+
 public struct PartitionInfo: Sendable, Codable, Equatable {
     public var partition: Int
     /// Offset of the oldest record still held, and the offset the next record will get.

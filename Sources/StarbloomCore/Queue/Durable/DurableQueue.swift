@@ -173,6 +173,10 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         allTopics.map(\.info).sorted { $0.name < $1.name }
     }
 
+    public func partitionRanges(topic: String) -> [PartitionRange]? {
+        (try? existing(topic))?.ranges
+    }
+
     public func committedOffset(group: String, topic: String, partition: Int) -> UInt64? {
         offsetStore.offset(group: group, topic: topic, partition: partition)
     }

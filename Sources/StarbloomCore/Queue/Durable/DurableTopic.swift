@@ -44,7 +44,7 @@ final class DurableTopic: TopicAppender, Sendable {
     }
 
     func append(_ records: UnsafeBufferPointer<sb_record>, defaultEventTimeNs: Int64, nonBlocking: Bool) throws(QueueError) -> RecordPosition {
-        defer { signal.notify() } // after a failure too: a partial multi-partition append may be readable
+        defer { signal.notify(topic: name) } // after a failure too: a partial multi-partition append may be readable
         if partitions.count == 1 {
             let offset = try partitions[0].append(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs, nonBlocking: nonBlocking)
             return RecordPosition(partition: 0, offset: offset)
@@ -77,8 +77,13 @@ final class DurableTopic: TopicAppender, Sendable {
             return try append(records, defaultEventTimeNs: defaultEventTimeNs)
         }
         let offset = try await partitions[partition].appendAsync(records, indices: nil, defaultEventTimeNs: defaultEventTimeNs)
-        signal.notify()
+        signal.notify(topic: name)
         return RecordPosition(partition: partition, offset: offset)
+    }
+
+    /// Each partition's offsets, without the sizes `info` sums.
+    var ranges: [PartitionRange] {
+        partitions.map(\.range)
     }
 
     var info: TopicInfo {

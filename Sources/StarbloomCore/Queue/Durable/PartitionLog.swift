@@ -535,6 +535,13 @@ final class PartitionLog: @unchecked Sendable {
         return visibleOffset
     }
 
+    /// The oldest retained and the next readable offset, under one lock.
+    var range: PartitionRange {
+        condition.lock()
+        defer { condition.unlock() }
+        return PartitionRange(partition: partition, firstOffset: segments.first?.baseOffset ?? visibleOffset, nextOffset: visibleOffset)
+    }
+
     var info: PartitionInfo {
         condition.lock()
         defer { condition.unlock() }
