@@ -32,8 +32,8 @@ struct JSONText {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// `{"eventTimeNs":…,"headers":{…},"key":…,"offset":…,"payload":…,"payloadEncoding":…,"topic":…}`
-    mutating func record(_ view: RecordView) {
+    /// `{"eventTimeNs":…,"headers":{…},"key":…,"offset":…,["partition":…,]"payload":…,"payloadEncoding":…,"topic":…}`
+    mutating func record(_ view: RecordView, partition: Int? = nil) {
         raw("{\"eventTimeNs\":"); number(view.eventTimeNs)
         raw(",\"headers\":{")
         for (index, name) in view.headers.keys.sorted().enumerated() {
@@ -42,6 +42,7 @@ struct JSONText {
         }
         raw("},\"key\":"); string(view.key)
         raw(",\"offset\":"); number(view.offset)
+        if let partition { raw(",\"partition\":"); number(partition) }
         raw(",\"payload\":"); string(view.payload)
         raw(",\"payloadEncoding\":"); string(view.payloadEncoding)
         raw(",\"topic\":"); string(view.topic)

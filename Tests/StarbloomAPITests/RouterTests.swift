@@ -292,6 +292,13 @@ struct JSONTextTests {
         // And it parses back to the same values.
         let parsed = try JSONDecoder().decode(RecordPage.self, from: Data(byHand))
         #expect(parsed.records.map(\.payload) == records.map(\.payload) && parsed.next == 9)
+        // An SSE event's data: the record plus its partition.
+        for (view, partition) in zip(records, [0, 3]) {
+            var json = JSONText()
+            json.record(view, partition: partition)
+            let encoded = try AdminRoutes.encoder.encode(EventRecord(view: view, partition: partition))
+            #expect(String(decoding: json.bytes, as: UTF8.self) == String(decoding: encoded, as: UTF8.self))
+        }
     }
 }
 

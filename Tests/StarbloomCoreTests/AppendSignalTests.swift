@@ -56,4 +56,41 @@ struct AppendSignalTests {
             (queue as? DurableQueue)?.close()
         }
     }
+
+    @Test("trackers see each changed topic once; a durability-none topic notifies again when its records become readable")
+    func trackersAndDeferredVisibility() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-signal-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let queue = try DurableQueue(directory: directory)
+        defer { queue.close() }
+        try queue.createTopic("later.none", settings: TopicSettings(durability: .none))
+        let tracker = queue.appendSignal.track()
+        let other = queue.appendSignal.track()
+        _ = try await queue.publish(topic: "changed.a", records: [QueueRecord(topic: "", offset: 0, key: [], payload: [1], headers: [], eventTimeNs: 1)])
+        _ = try await queue.publish(topic: "changed.a", records: [QueueRecord(topic: "", offset: 0, key: [], payload: [2], headers: [], eventTimeNs: 1)])
+        #expect(queue.appendSignal.changedTopics(tracker) == ["changed.a"])
+        #expect(queue.appendSignal.changedTopics(tracker).isEmpty, "each change is taken once")
+        #expect(queue.appendSignal.changedTopics(other) == ["changed.a"], "every tracker sees it")
+        queue.appendSignal.untrack(other)
+        #expect(queue.partitionRanges(topic: "changed.a") == [PartitionRange(partition: 0, firstOffset: 0, nextOffset: 2)])
+        #expect(queue.partitionRanges(topic: "no.such") == nil)
+
+        // `none`: the append returns before its record is readable; the background flush (every
+        // 2 ms) makes it readable and must notify, or a reader waiting for it sleeps until some later
+        // append. Caught when the append returned before that flush (tried until it does).
+        var checked = 0
+        for attempt in 0..<50 where checked < 3 {
+            _ = try await queue.publish(topic: "later.none", records: [QueueRecord(topic: "", offset: 0, key: [], payload: [UInt8(attempt)], headers: [], eventTimeNs: 1)])
+            let version = queue.appendSignal.version
+            _ = queue.appendSignal.changedTopics(tracker)
+            guard queue.partitionRanges(topic: "later.none")?.first?.nextOffset == UInt64(attempt) else { continue } // already flushed
+            await queue.appendSignal.wait(after: version, timeout: .seconds(10))
+            #expect(queue.appendSignal.version > version, "the flush that made the record readable notified")
+            #expect(queue.appendSignal.changedTopics(tracker) == ["later.none"])
+            #expect(queue.partitionRanges(topic: "later.none")?.first?.nextOffset == UInt64(attempt + 1))
+            checked += 1
+        }
+        #expect(checked > 0, "no append returned before its flush in 50 tries")
+        queue.appendSignal.untrack(tracker)
+    }
 }

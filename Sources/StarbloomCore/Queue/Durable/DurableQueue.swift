@@ -216,9 +216,9 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
                 case .always:
                     continue
                 case .none:
-                    for partition in topic.partitions { partition.flushPending() }
+                    topic.flushPending()
                 case .interval(let ms):
-                    for partition in topic.partitions { partition.flushPending() }
+                    topic.flushPending()
                     if now.timeIntervalSince(lastSync[topic.name] ?? .distantPast) * 1000 >= Double(ms) {
                         lastSync[topic.name] = now
                         for partition in topic.partitions { partition.syncIfNeeded() }

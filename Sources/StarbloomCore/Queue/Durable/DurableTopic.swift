@@ -81,6 +81,14 @@ final class DurableTopic: TopicAppender, Sendable {
         return RecordPosition(partition: partition, offset: offset)
     }
 
+    /// Writes what publishers left in the buffers (`none` and `interval` topics, every 2 ms) and
+    /// wakes readers if that made records readable: their append's wake-up came before.
+    func flushPending() {
+        var flushed = false
+        for partition in partitions where partition.flushPending() { flushed = true }
+        if flushed { signal.notify(topic: name) }
+    }
+
     /// Each partition's offsets, without the sizes `info` sums.
     var ranges: [PartitionRange] {
         partitions.map(\.range)

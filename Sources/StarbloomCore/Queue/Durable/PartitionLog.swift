@@ -284,12 +284,17 @@ final class PartitionLog: @unchecked Sendable {
     }
 
     /// Writes whatever is pending (called by the background flusher for `none` and `interval`).
-    func flushPending() {
+    /// Returns whether records became readable.
+    @discardableResult
+    func flushPending() -> Bool {
         condition.lock()
         defer { condition.unlock() }
         // An `always` topic's records are never written without their fsync (else readers could see,
         // and publishers wait on, data that is written but not durable).
-        if !flushing && pending.count > 0 { try? flushLocked(sync: settings.durability == .always) }
+        guard !flushing && pending.count > 0 else { return false }
+        let before = visibleOffset
+        try? flushLocked(sync: settings.durability == .always)
+        return visibleOffset > before
     }
 
     /// With the lock held and nothing pending or flushing: makes what is already written durable.
