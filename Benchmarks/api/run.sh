@@ -88,11 +88,14 @@ fanout() { # fanout STALLED: prints the client's key=value line
     for t in $(seq 0 99); do
         curl -s -o /dev/null -X PUT -H "Authorization: Bearer $key" -d '{}' "http://127.0.0.1:$API_PORT/v1/topics/bench.fan.$t"
     done
-    "$WORK/sse_fanout" "$API_PORT" "$writer" "${FANOUT_SUBSCRIBERS:-1000}" 100 "${FANOUT_RATE:-10000}" "${FANOUT_SECONDS:-10}" "$1" "$SERVER_PID" || echo "fanout: a subscriber missed or repeated records" >&2
+    local status=0
+    "$WORK/sse_fanout" "$API_PORT" "$writer" "${FANOUT_SUBSCRIBERS:-1000}" 100 "${FANOUT_RATE:-10000}" "${FANOUT_SECONDS:-10}" "$1" "$SERVER_PID" || status=$?
     stop_server
+    return "$status"
 }
-fanout_live="$(fanout 0)"
-fanout_stalled="$(fanout 1)"
+# A subscriber that missed, repeated or reordered a record fails the benchmark (exit 1).
+fanout_live="$(fanout 0)" || { echo "SSE fan-out failed: $fanout_live" >&2; exit 1; }
+fanout_stalled="$(fanout 1)" || { echo "SSE fan-out with a stalled subscriber failed: $fanout_stalled" >&2; exit 1; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 # The framework's floor: a bare Hummingbird server with one static route (Benchmarks/api/hello).
@@ -115,9 +118,9 @@ echo "| bare Hummingbird $(cd Benchmarks/api/hello && swift package show-depende
 echo
 echo "## SSE fan-out (same run): ${FANOUT_SUBSCRIBERS:-1000} subscribers over 100 topics, ${FANOUT_RATE:-10000} records/s published, ${FANOUT_SECONDS:-10} s"
 echo
-echo "| case | delivered / expected | p50 ms | p99 ms | p99.9 ms | max ms | server RSS before → after |"
-echo "|---|---|---|---|---|---|---|"
+echo "| case | delivered / expected | subscribers with a gap, repeat or wrong count | p50 ms | p99 ms | p99.9 ms | max ms | server RSS before → after |"
+echo "|---|---|---|---|---|---|---|---|"
 for line in "all reading:$fanout_live" "one stalled subscriber on every topic:$fanout_stalled"; do
     name="${line%%:*}"; data="${line#*:}"
-    echo "| $name | $(field delivered "$data") / $(field expected "$data") | $(field p50_ms "$data") | $(field p99_ms "$data") | $(field p999_ms "$data") | $(field max_ms "$data") | $(( $(field rss_before_kib "$data") / 1024 )) → $(( $(field rss_after_kib "$data") / 1024 )) MiB |"
+    echo "| $name | $(field delivered "$data") / $(field expected "$data") | $(field wrong_subscribers "$data") | $(field p50_ms "$data") | $(field p99_ms "$data") | $(field p999_ms "$data") | $(field max_ms "$data") | $(( $(field rss_before_kib "$data") / 1024 )) → $(( $(field rss_after_kib "$data") / 1024 )) MiB |"
 done

@@ -5,7 +5,8 @@
 //
 // Subscriber i follows topic bench.fan.(i % TOPICS). The publisher POSTs, once per millisecond, the
 // records due by then (RATE per second in all) to one topic after another; each record's key is its
-// CLOCK_MONOTONIC send time in ns. STALLED extra connections follow every topic (bench.fan.>) and
+// scheduled CLOCK_MONOTONIC send time in ns (the schedule, not the moment the POST went out: a slow
+// publish then counts as latency instead of hiding it). STALLED extra connections follow every topic (bench.fan.>) and
 // never read a byte. SERVER_PID: the server's RSS is read before publishing and after.
 // Prints one line of key=value pairs. Exits non-zero when a subscriber missed or repeated a record.
 #define _GNU_SOURCE
@@ -108,7 +109,7 @@ static void *publisher(void *unused) {
         long due = (long)((tick + 1) * (uint64_t)rate / 1000) - due_total;
         if (due <= 0) continue;
         size_t used = (size_t)snprintf(body, sizeof body, "{\"records\":[");
-        uint64_t sent = now_ns();
+        uint64_t sent = at;
         for (long i = 0; i < due; i++)
             used += (size_t)snprintf(body + used, sizeof body - used,
                                      "%s{\"key\":\"%llu\",\"payload\":\"{\\\"token\\\":\\\"0x00000000000000000000000000000000000000aa\\\",\\\"amount\\\":\\\"1000000000000000000\\\",\\\"n\\\":%ld}\"}",
@@ -136,6 +137,8 @@ struct subscriber {
     int fd, topic;
     int started;              // saw "retry:"
     long received;
+    long long last_offset;    // -1 before the first record
+    long out_of_order;        // records not exactly one past the previous: a gap or a repeat
     char carry[1 << 16];      // an incomplete line from the previous read
     size_t carried;
 };
@@ -171,6 +174,11 @@ static void consume(struct subscriber *s, const char *data, size_t length, uint6
             const char *found = memmem(line, line_length, "\"key\":\"", 7);
             if (!found) die("a data line without a key");
             uint64_t sent = strtoull(found + 7, NULL, 10);
+            const char *offset = memmem(line, line_length, "\"offset\":", 9);
+            if (!offset) die("a data line without an offset");
+            long long value = strtoll(offset + 9, NULL, 10);
+            if (s->last_offset >= 0 && value != s->last_offset + 1) s->out_of_order++;
+            s->last_offset = value;
             s->received++;
             if (measuring) record_latency(arrived - sent);
         }
@@ -228,6 +236,7 @@ int main(int argc, char **argv) {
         send_all(fd, request, (size_t)length);
         if (is_stalled) continue; // never read
         subscribers[i].fd = fd;
+        subscribers[i].last_offset = -1;
         subscribers[i].topic = i % topics;
         struct epoll_event event = {.events = EPOLLIN, .data.ptr = &subscribers[i]};
         if (epoll_ctl(poller, EPOLL_CTL_ADD, fd, &event) != 0) die("epoll_ctl");
@@ -263,10 +272,10 @@ int main(int argc, char **argv) {
         if (!atomic_load(&publishing) && drain_until == 0) drain_until = now_ns() + 2000000000u;
         if (drain_until && now_ns() > drain_until) break;
         int ready = epoll_wait(poller, events, 256, 100);
-        uint64_t arrived = now_ns();
         for (int e = 0; e < ready; e++) {
             struct subscriber *s = events[e].data.ptr;
             ssize_t n = read(s->fd, buffer, sizeof buffer);
+            uint64_t arrived = now_ns();
             if (n <= 0) {
                 fprintf(stderr, "stream %ld closed: %s\n", (long)(s - subscribers), n < 0 ? strerror(errno) : "EOF");
                 return 2;
@@ -290,7 +299,7 @@ int main(int argc, char **argv) {
     long wrong = 0, expected = 0;
     for (int i = 0; i < count; i++) {
         expected += per_topic[subscribers[i].topic];
-        if (subscribers[i].received != per_topic[subscribers[i].topic]) wrong++;
+        if (subscribers[i].received != per_topic[subscribers[i].topic] || subscribers[i].out_of_order) wrong++;
     }
     qsort(latencies, latency_count, sizeof *latencies, compare);
     #define PCT(p) (latency_count ? latencies[(size_t)((double)(latency_count - 1) * (p))] / 1e6 : -1.0)

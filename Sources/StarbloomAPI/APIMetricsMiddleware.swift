@@ -8,7 +8,8 @@ import Synchronization
 /// (`starbloom_api_request_duration_seconds{method,route}`) and a response counter
 /// (`starbloom_api_responses_total{method,route,status}`). The route is the matched path template
 /// (`/v1/kv/{namespace}/{key}`), never the raw path, so clients cannot grow the label set;
-/// requests no route matched count as route `NotFound` (Hummingbird's name for them).
+/// requests no route matched count as route `NotFound` (Hummingbird's name for them; `unmatched`
+/// if a request ever arrives without a route set).
 ///
 /// Latency is measured until the handler has produced the response head: for a streaming route
 /// (SSE) that is the time to open the stream, not its lifetime. The first middleware, so it sees the

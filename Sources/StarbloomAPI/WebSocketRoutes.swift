@@ -228,7 +228,11 @@ final class WebSocketSession: Sendable {
             }
             fullSince = nil
             // Up to a second without records: then the buffer and cancellation are checked again.
-            let batch = await tail.next(deadline: DispatchTime.now().uptimeNanoseconds + 1_000_000_000)
+            // Each subscription takes at most its share of the buffer's room: a burst from the feed
+            // (a mailbox holds up to 2,048 records) must not push a reading client over the limit.
+            let sharing = max(subscriptions.withLock { $0.count }, 1)
+            let room = max((WebSocketRoutes.maxPendingMessages - pending.load(ordering: .relaxed)) / sharing, 1)
+            let batch = await tail.next(deadline: DispatchTime.now().uptimeNanoseconds + 1_000_000_000, maxItems: room)
             for (record, position, _) in batch {
                 let view = RecordView(record)
                 guard send([

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import StarbloomCore
 import Testing
 @testable import StarbloomAPI
@@ -95,5 +96,29 @@ struct LiveFeedTests {
         cancelled.cancel()
         #expect(await cancelled.value == 0)
         #expect(DispatchTime.now().uptimeNanoseconds - cancelledAt < 600_000_000_000, "cancellation, not the hour-long deadline, ended the wait")
+    }
+
+    @Test("on the durable queue, records still in a none topic's write buffer when the feed starts reach a tail from the start, once each")
+    func startsAtTheReadableEnd() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("starbloom-feed-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let queue = try DurableQueue(directory: directory)
+        defer { queue.close() }
+        try queue.createTopic("live.none", settings: TopicSettings(durability: .none))
+        for round in 0..<20 {
+            let feed = LiveFeed(queue: queue)
+            let base = round * 5
+            // Published, not yet readable (the background flush runs every 2 ms), as the feed starts.
+            _ = try await queue.publish(topic: "live.none", records: (base..<(base + 5)).map(Self.record))
+            var tail = LiveTail(queue: queue, feed: feed,
+                                follower: TopicFollower(queue: queue, follows: { $0 == "live.none" }, resumeAt: nil, fromEarliest: true))
+            var offsets: [UInt64] = []
+            let giveUp = DispatchTime.now().uptimeNanoseconds + 30_000_000_000
+            while offsets.count < base + 5 && DispatchTime.now().uptimeNanoseconds < giveUp {
+                offsets += await tail.next(deadline: DispatchTime.now().uptimeNanoseconds + 100_000_000).map(\.record.offset)
+            }
+            tail.close()
+            #expect(offsets == Array(0..<UInt64(base + 5)), "round \(round)")
+        }
     }
 }

@@ -52,8 +52,11 @@ final class LiveFeed: Sendable {
             // brings it. Appends are tracked from before that snapshot, so none falls between.
             let tracker = queue.appendSignal.track()
             var cursors: [StreamPosition.Key: UInt64] = [:]
+            // The readable end (`partitionRanges`), not `topics()`'s next offset, which counts
+            // records still in the write buffer: a cursor past the readable end would look like a
+            // recreated topic and replay the partition.
             for topic in queue.topics() {
-                for partition in topic.partitions {
+                for partition in queue.partitionRanges(topic: topic.name) ?? [] {
                     cursors[.init(topic: topic.name, partition: partition.partition)] = partition.nextOffset
                 }
             }
@@ -82,6 +85,7 @@ final class LiveFeed: Sendable {
         var cursors = start
         var routes: [String: [LiveSubscription]] = [:]
         var routesGeneration = UInt64.max
+        var subscriptions: [LiveSubscription] = []
         var unfinished: Set<String> = [] // topics left with records to read after a pass's budget
         var lastTick: UInt64 = 0
         while true {
@@ -92,16 +96,20 @@ final class LiveFeed: Sendable {
             // The partitions' ends before the subscriptions: a subscription registered after this
             // snapshot has its routes next pass, and no record past these ends is skipped for it.
             let ranges = changed.compactMap { name in queue.partitionRanges(topic: name).map { (name, $0) } }
-            guard let (subscriptions, generation) = registry.withLock({ registry -> ([LiveSubscription], UInt64)? in
+            // The subscription list is copied only when it changed (not once per append).
+            let known = routesGeneration
+            let snapshot = registry.withLock { registry -> (alive: Bool, generation: UInt64, subscriptions: [LiveSubscription]?) in
                 if registry.subscriptions.isEmpty {
                     registry.running = false
-                    return nil
+                    return (false, 0, nil)
                 }
-                return (Array(registry.subscriptions.values), registry.generation)
-            }) else { return }
-            if generation != routesGeneration {
+                return (true, registry.generation, registry.generation == known ? nil : Array(registry.subscriptions.values))
+            }
+            guard snapshot.alive else { return }
+            if let changed = snapshot.subscriptions {
+                subscriptions = changed
                 routes.removeAll(keepingCapacity: true)
-                routesGeneration = generation
+                routesGeneration = snapshot.generation
             }
             for (topic, partitions) in ranges {
                 let followers = routes[topic] ?? {
@@ -118,8 +126,10 @@ final class LiveFeed: Sendable {
                     while cursor < partition.nextOffset && budget > 0 {
                         let records: [QueueRecord]
                         do throws(QueueError) {
+                            // Bytes bounded too: one batch must fit an empty mailbox with room to spare.
                             records = try queue.read(topic: topic, partition: partition.partition, from: cursor,
-                                                     limit: min(budget, Int(partition.nextOffset - cursor), TopicFollower.pageSize))
+                                                     limit: min(budget, Int(partition.nextOffset - cursor), TopicFollower.pageSize),
+                                                     maxBytes: LiveSubscription.maxBytes / 4)
                         } catch {
                             break // retention moved the start: the next pass starts from the oldest
                         }
@@ -134,7 +144,9 @@ final class LiveFeed: Sendable {
                         cursor = last.offset + 1
                         budget -= records.count
                     }
-                    if cursor < partition.nextOffset { unfinished.insert(topic) }
+                    // More next pass only when the budget ran out: after a read error the topic waits
+                    // for its next append (or tick) instead of spinning on the error.
+                    if cursor < partition.nextOffset && budget <= 0 { unfinished.insert(topic) }
                     cursors[key] = cursor
                 }
             }

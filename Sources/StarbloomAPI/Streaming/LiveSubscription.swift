@@ -47,8 +47,12 @@ final class LiveSubscription: Sendable {
         let waiter = mailbox.withLock { box -> CheckedContinuation<Void, Never>? in
             if !box.overflowed {
                 if box.items.count + items.count > Self.maxItems || box.bytes + bytes > Self.maxBytes {
+                    // The subscriber re-reads the log from its own position anyway: holding what
+                    // was kept would only pin memory while its client stalls.
                     box.overflowed = true
                     overflowedNow = true
+                    box.items = []
+                    box.bytes = 0
                 } else {
                     box.items.append(contentsOf: items)
                     box.bytes += bytes

@@ -26,7 +26,8 @@ struct LiveTail {
 
     /// The next records with the position after each and, from the feed, their SSE data already
     /// encoded. Empty when `deadline` (uptime ns) passed or the task was cancelled first.
-    mutating func next(deadline: UInt64) async -> [(record: QueueRecord, position: StreamPosition, eventData: String?)] {
+    /// `maxItems`: at most this many from the mailbox (the rest is read from the log later).
+    mutating func next(deadline: UInt64, maxItems: Int = .max) async -> [(record: QueueRecord, position: StreamPosition, eventData: String?)] {
         if readingLog {
             let batch = follower.poll(queue)
             if !batch.isEmpty { return batch.map { ($0.record, $0.position, nil) } }
@@ -37,6 +38,10 @@ struct LiveTail {
         var result: [(record: QueueRecord, position: StreamPosition, eventData: String?)] = []
         result.reserveCapacity(items.count)
         for item in items {
+            if result.count >= maxItems {
+                readingLog = true // the rest comes from the log; later feed copies are duplicates
+                return result
+            }
             switch follower.accept(item.record) {
             case .next: result.append((item.record, follower.position, item.eventData))
             case .duplicate: continue

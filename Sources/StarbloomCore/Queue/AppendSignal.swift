@@ -43,7 +43,6 @@ public final class AppendSignal: Sendable {
         changes.withLock { state in
             guard var changed = state.byTracker[tracker], !changed.isEmpty else { return [] }
             state.byTracker[tracker] = []
-            changed.reserveCapacity(0)
             return changed
         }
     }
@@ -53,7 +52,7 @@ public final class AppendSignal: Sendable {
     public func notify(topic: String) {
         if trackers.load(ordering: .relaxed) > 0 {
             changes.withLock { state in
-                for tracker in state.byTracker.keys { state.byTracker[tracker]!.insert(topic) }
+                for index in state.byTracker.values.indices { state.byTracker.values[index].insert(topic) }
             }
         }
         notify()
