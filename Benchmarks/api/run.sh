@@ -80,13 +80,13 @@ stop_server
 # record's delivery latency from the publisher's send to a subscriber's read (Benchmarks/api/sse_fanout.c).
 # Then the same with one stalled subscriber that follows every topic and never reads.
 cc -O2 -pthread -o "$WORK/sse_fanout" Benchmarks/api/sse_fanout.c
-fanout() { # fanout STALLED: prints the client's key=value line
+fanout() { # fanout STALLED DURABILITY: prints the client's key=value line
     start_server
     local key writer
     key="$(cat "$WORK/data/admin.key")"
     writer="$(STARBLOOM_API_KEY="$key" "$BIN" keys create fanout --role writer --rate 10000000 --burst 10000000 --admin-url "http://127.0.0.1:$API_PORT" 2>/dev/null)"
     for t in $(seq 0 99); do
-        curl -s -o /dev/null -X PUT -H "Authorization: Bearer $key" -d '{}' "http://127.0.0.1:$API_PORT/v1/topics/bench.fan.$t"
+        curl -s -o /dev/null -X PUT -H "Authorization: Bearer $key" -d "{\"durability\":\"$2\"}" "http://127.0.0.1:$API_PORT/v1/topics/bench.fan.$t"
     done
     local status=0
     "$WORK/sse_fanout" "$API_PORT" "$writer" "${FANOUT_SUBSCRIBERS:-1000}" 100 "${FANOUT_RATE:-10000}" "${FANOUT_SECONDS:-10}" "$1" "$SERVER_PID" || status=$?
@@ -94,8 +94,12 @@ fanout() { # fanout STALLED: prints the client's key=value line
     return "$status"
 }
 # A subscriber that missed, repeated or reordered a record fails the benchmark (exit 1).
-fanout_live="$(fanout 0)" || { echo "SSE fan-out failed: $fanout_live" >&2; exit 1; }
-fanout_stalled="$(fanout 1)" || { echo "SSE fan-out with a stalled subscriber failed: $fanout_stalled" >&2; exit 1; }
+# Topics with durability "none" measure delivery itself; "always" (the default) adds each publish's
+# fsync wait, and an fsync stall delays every record scheduled behind it (latency counts from the
+# scheduled send time).
+fanout_live="$(fanout 0 none)" || { echo "SSE fan-out failed: $fanout_live" >&2; exit 1; }
+fanout_stalled="$(fanout 1 none)" || { echo "SSE fan-out with a stalled subscriber failed: $fanout_stalled" >&2; exit 1; }
+fanout_always="$(fanout 0 always)" || { echo "SSE fan-out (always) failed: $fanout_always" >&2; exit 1; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<" $2"; }
 
 # The framework's floor: a bare Hummingbird server with one static route (Benchmarks/api/hello).
@@ -120,7 +124,8 @@ echo "## SSE fan-out (same run): ${FANOUT_SUBSCRIBERS:-1000} subscribers over 10
 echo
 echo "| case | delivered / expected | subscribers with a gap, repeat or wrong count | p50 ms | p99 ms | p99.9 ms | max ms | server RSS before → after |"
 echo "|---|---|---|---|---|---|---|---|"
-for line in "all reading:$fanout_live" "one stalled subscriber on every topic:$fanout_stalled"; do
+for line in "durability none, all reading:$fanout_live" "durability none, one stalled subscriber on every topic:$fanout_stalled" \
+            "durability always (fsync per publish), all reading:$fanout_always"; do
     name="${line%%:*}"; data="${line#*:}"
     echo "| $name | $(field delivered "$data") / $(field expected "$data") | $(field wrong_subscribers "$data") | $(field p50_ms "$data") | $(field p99_ms "$data") | $(field p999_ms "$data") | $(field max_ms "$data") | $(( $(field rss_before_kib "$data") / 1024 )) → $(( $(field rss_after_kib "$data") / 1024 )) MiB |"
 done
