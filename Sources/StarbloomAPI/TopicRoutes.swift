@@ -12,6 +12,17 @@ enum TopicRoutes {
             try AdminRoutes.json(host.services.queue.topics().filter { context.mayUse(topic: $0.name) })
         }
 
+        // Admin only (AuthMiddleware): a topic's records go with it.
+        router.delete("/v1/topics/:topic") { _, context -> Response in
+            let topic = try name(context)
+            try context.authorize(topic: topic)
+            do throws(QueueError) {
+                try host.services.queue.deleteTopic(topic)
+            } catch {
+                throw Problem(error)
+            }
+            return Response(status: .noContent)
+        }
         router.put("/v1/topics/:topic") { request, context -> Response in
             let topic = try name(context)
             try context.authorize(topic: topic)

@@ -232,6 +232,32 @@ struct RouterTests {
         }
     }
 
+    @Test("DELETE /v1/topics/{topic}: admin only; its records go; the name starts over at offset 0")
+    func deleteTopic() async throws {
+        let fixture = try Fixture()
+        try await fixture.application.test(.router) { client in
+            let admin: HTTPFields = [.authorization: "Bearer \(fixture.admin)"]
+            let writer: HTTPFields = [.authorization: "Bearer \(fixture.writer)"]
+            let batch = ByteBuffer(string: #"{"records": [{"payload": "a"}, {"payload": "b"}]}"#)
+            try await client.execute(uri: "/v1/topics/orders.gone/records", method: .post, headers: writer, body: batch) { #expect($0.status == .ok) }
+            try await client.execute(uri: "/v1/topics/orders.gone", method: .delete, headers: writer) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/v1/topics/orders.gone", method: .delete, headers: admin) { #expect($0.status == .noContent) }
+            try await client.execute(uri: "/v1/topics/orders.gone", method: .delete, headers: admin) { response in
+                #expect(response.status == .notFound)
+                #expect(response.headers[.contentType] == "application/problem+json")
+            }
+            try await client.execute(uri: "/v1/topics/bad..name", method: .delete, headers: admin) { #expect($0.status == .badRequest) }
+            try await client.execute(uri: "/v1/topics", method: .get, headers: admin) { #expect(!String(buffer: $0.body).contains("orders.gone")) }
+            try await client.execute(uri: "/v1/topics/orders.gone/records", method: .post, headers: writer, body: ByteBuffer(string: #"{"record": {"payload": "c"}}"#)) {
+                #expect($0.status == .ok)
+            }
+            try await client.execute(uri: "/v1/topics/orders.gone/records?limit=10", method: .get, headers: writer) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#""offset":0"#) && !text.contains(#""offset":1"#), "\(text)")
+            }
+        }
+    }
+
     @Test("bearer tokens and percent-encoded segments are parsed byte-wise, bad ones refused")
     func parsing() {
         #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearer abc") == "abc")

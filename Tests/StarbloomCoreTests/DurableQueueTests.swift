@@ -143,6 +143,46 @@ struct DurableQueueTests {
         #expect(queue.groups == ["billing"])
     }
 
+    @Test("deleting a topic: its records and files go, a kept appender fails, commits reset, the name starts over; in memory too")
+    func deleteTopic() throws {
+        let directory = QueueDirectory()
+        do {
+            let queue = try DurableQueue(directory: directory.path)
+            let kept = try queue.topic(named: "orders")
+            try publish(kept, payloads: (0..<10).map { payload($0) })
+            try queue.commit(group: "billing", topic: "orders", offset: 7)
+            try queue.deleteTopic("orders")
+            #expect(!queue.topics().contains { $0.name == "orders" })
+            #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/topics/orders"))
+            #expect(throws: QueueError.self) { try publish(kept, payloads: [payload(99)]) }
+            #expect(queue.committedOffset(group: "billing", topic: "orders") == 0)
+            #expect((try? queue.deleteTopic("orders")) == nil, "a second delete is unknownTopic")
+            do { try queue.deleteTopic("orders") } catch { #expect(error.code == .unknownTopic) }
+            try publish(try queue.topic(named: "orders"), payloads: [payload(1)])
+            #expect(try readAll(queue, "orders").map(\.offset) == [0])
+            // The longest valid name (255 bytes) deletes too (its directory's new name stays short).
+            let longest = String(repeating: "a", count: 255)
+            try publish(try queue.topic(named: longest), payloads: [payload(1)])
+            try queue.deleteTopic(longest)
+            #expect(!queue.topics().contains { $0.name == longest })
+            queue.close()
+        }
+        // A deletion interrupted between its rename and the removal is finished at the next start.
+        try FileManager.default.createDirectory(atPath: "\(directory.path)/topics/.deleted.x.1/0", withIntermediateDirectories: true)
+        let queue = try DurableQueue(directory: directory.path)
+        #expect(queue.topics().map(\.name) == ["orders"])
+        #expect(try readAll(queue, "orders").map(\.offset) == [0])
+        #expect(!FileManager.default.fileExists(atPath: "\(directory.path)/topics/.deleted.x.1"))
+        queue.close()
+
+        let memory = InMemoryQueue()
+        let keptInMemory = try memory.topic(named: "orders")
+        try publish(keptInMemory, payloads: [payload(1)])
+        try memory.deleteTopic("orders")
+        #expect(memory.topics().isEmpty)
+        #expect(throws: QueueError.self) { try publish(keptInMemory, payloads: [payload(2)]) }
+    }
+
     @Test("bad input gets a clear error: topic names, oversized records, offsets past the end, missing partitions, bad settings")
     func badInput() throws {
         let directory = QueueDirectory()

@@ -262,6 +262,53 @@ enum OpenAPIDocument {
       "apiKey": []
      }
     ]
+   },
+   "delete": {
+    "summary": "Delete a topic and its records (admin)",
+    "operationId": "deleteTopic",
+    "responses": {
+     "204": {
+      "description": "deleted"
+     },
+     "400": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "404": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "401": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "403": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "429": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "500": {
+      "$ref": "#/components/responses/Problem"
+     },
+     "405": {
+      "$ref": "#/components/responses/Problem"
+     }
+    },
+    "parameters": [
+     {
+      "name": "topic",
+      "in": "path",
+      "schema": {
+       "type": "string",
+       "maxLength": 255
+      },
+      "required": true,
+      "description": "dot-separated topic name"
+     }
+    ],
+    "security": [
+     {
+      "apiKey": []
+     }
+    ]
    }
   },
   "/v1/topics/{topic}/records": {

@@ -15,6 +15,8 @@ struct AuthMiddleware<Context: AuthenticatedContext>: RouterMiddleware {
         for prefix in ["/v1/plugins", "/v1/instances", "/v1/keys", "/v1/pipelines"] where path == prefix || path.hasPrefix(prefix + "/") {
             return .admin
         }
+        // Deleting a topic drops its records for every reader: admin, not any writer.
+        if method == .delete && path.hasPrefix("/v1/topics/") && !path.dropFirst(11).contains("/") { return .admin }
         return method == .get || method == .head ? .reader : .writer
     }
 

@@ -31,6 +31,20 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         return created
     }
 
+    public func deleteTopic(_ name: String) throws(QueueError) {
+        lock.lock()
+        let removed = topicsByName.removeValue(forKey: name)
+        if removed != nil {
+            for group in offsets.keys where offsets[group]?[name] != nil { offsets[group]?[name] = 0 }
+        }
+        lock.unlock()
+        guard let removed else {
+            if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
+            throw QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+        }
+        removed.markDeleted()
+    }
+
     public func createTopic(_ name: String, settings: TopicSettings) throws(QueueError) {
         if settings.partitions != 1 {
             throw QueueError(code: .invalidSettings, message: "the in-memory queue keeps one partition per topic")
@@ -95,6 +109,14 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
     private var chunks: [Chunk] = []
     private var nextOffset: UInt64 = 0
     private var totalBytes = 0
+    /// Set by `deleteTopic`: appends through a handle kept from before fail.
+    private var deleted = false
+
+    func markDeleted() {
+        lock.lock()
+        deleted = true
+        lock.unlock()
+    }
 
     private static let chunkCapacity = 4 << 20
     private static let fixedHeader = 24
@@ -149,6 +171,7 @@ final class InMemoryTopic: TopicAppender, @unchecked Sendable {
         defer { signal.notify(topic: name) } // runs after the unlock below
         lock.lock()
         defer { lock.unlock() }
+        if deleted { throw QueueError(code: .unknownTopic, message: "topic '\(name)' was deleted") }
         let first = nextOffset
         for record in records {
             let size = Self.frameSize(record)

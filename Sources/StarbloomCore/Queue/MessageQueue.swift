@@ -8,6 +8,10 @@ public protocol MessageQueue: AnyObject, Sendable {
     func topic(named name: String) throws(QueueError) -> any TopicAppender
     /// Creates a topic with explicit settings. Throws if it exists with different settings.
     func createTopic(_ name: String, settings: TopicSettings) throws(QueueError)
+    /// Deletes a topic and its records; `.unknownTopic` if there is none. Appenders already handed
+    /// out fail from then on with an error saying so, never writing into the void. Consumer groups' commits
+    /// for it are reset to 0, so a topic created again under the name is read from its start.
+    func deleteTopic(_ name: String) throws(QueueError)
     /// Reads up to `limit` records of one partition starting at `offset`, stopping once the records
     /// read hold `maxBytes` (keys, payloads and headers; at least one record is returned even if
     /// larger).

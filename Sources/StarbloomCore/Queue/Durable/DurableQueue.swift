@@ -55,6 +55,10 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         }
         offsetStore = try ConsumerOffsetStore(directory: directory)
         for name in ((try? FileManager.default.contentsOfDirectory(atPath: topicsDirectory)) ?? []).sorted() {
+            if name.hasPrefix(".deleted.") { // a deletion a crash interrupted: finish it
+                try? FileManager.default.removeItem(atPath: "\(topicsDirectory)/\(name)")
+                continue
+            }
             guard TopicName.problem(with: name) == nil else { continue }
             let settings = Self.loadSettings("\(topicsDirectory)/\(name)") ?? defaults
             let topic = try DurableTopic(name: name, directory: "\(topicsDirectory)/\(name)", settings: settings, signal: appendSignal)
@@ -114,6 +118,33 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         let topic = try durableTopic(named: name, settings: settings)
         if topic.settings != settings {
             throw QueueError(code: .invalidSettings, message: "topic '\(name)' already exists with other settings")
+        }
+    }
+
+    public func deleteTopic(_ name: String) throws(QueueError) {
+        lock.lock()
+        guard let topic = topicsByName[name] else {
+            lock.unlock()
+            if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
+            throw QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+        }
+        // Renamed first (one atomic step, made durable), then removed: a crash in between leaves a
+        // `.deleted.` directory that the next start removes, never half a topic. The new name
+        // leaves the topic's out: a 255-byte topic name plus a prefix would pass NAME_MAX.
+        let path = "\(topicsDirectory)/\(name)"
+        let doomed = "\(topicsDirectory)/.deleted.\(DispatchTime.now().uptimeNanoseconds).\(UInt32.random(in: 0 ... .max))"
+        guard rename(path, doomed) == 0 else {
+            let code = errno
+            lock.unlock()
+            throw QueueError.io("cannot delete topic '\(name)' (rename of its directory)", code)
+        }
+        topicsByName.removeValue(forKey: name)
+        lock.unlock()
+        for partition in topic.partitions { partition.markDeleted() }
+        try? syncDirectory(topicsDirectory)
+        try? FileManager.default.removeItem(atPath: doomed)
+        for (key, offset) in offsetStore.all where key.topic == name && offset != 0 {
+            try offsetStore.commit(group: key.group, topic: name, partition: key.partition, offset: 0)
         }
     }
 

@@ -264,6 +264,16 @@ final class PartitionLog: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// The topic is being deleted: every later append fails, and so do async publishers still
+    /// waiting for their fsync (their records go with the topic).
+    func markDeleted() {
+        condition.lock()
+        closed = true
+        if failure == nil { failure = "topic '\(topic)' was deleted" }
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Encodes records into `pending`, assigning offsets. Under the lock. Returns the last offset.
     private func encodeLocked(_ records: UnsafeBufferPointer<sb_record>, indices: [Int]?, defaultEventTimeNs: Int64) -> UInt64 {
         let count = indices?.count ?? records.count
