@@ -89,6 +89,10 @@ struct RecordPage: Codable {
 
 struct Readiness: Codable {
     let ready: Bool
+    /// "ok", or why the queue is not (partitions that stopped accepting writes).
+    let queue: String
+    /// "ok", or why the SQLite stores do not answer.
+    let storage: String
     let instances: [String: String]
     /// Each pipeline's state (starting, running, failed, stopped).
     let pipelines: [String: String]

@@ -45,7 +45,12 @@ public enum AdminRoutes {
                 pipelines[runner.definition.name] = status.state
                 if status.state == "failed" { ready = false }
             }
-            var response = try json(Readiness(ready: ready, instances: states, pipelines: pipelines))
+            let failed = (host.services.queue as? DurableQueue)?.failedPartitions ?? []
+            let queue = failed.isEmpty ? "ok" : failed.joined(separator: "; ")
+            let storageProblem = (host.services.keyValue as? SQLiteStateStore)?.probe()
+            if !failed.isEmpty || storageProblem != nil { ready = false }
+            var response = try json(Readiness(ready: ready, queue: queue, storage: storageProblem ?? "ok",
+                                              instances: states, pipelines: pipelines))
             if !ready { response.status = .serviceUnavailable }
             return response
         }

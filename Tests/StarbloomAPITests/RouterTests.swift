@@ -258,6 +258,20 @@ struct RouterTests {
         }
     }
 
+    @Test("/readyz reports the queue and the storage; the storage probe answers")
+    func readiness() async throws {
+        let fixture = try Fixture()
+        try await fixture.application.test(.router) { client in
+            try await client.execute(uri: "/readyz", method: .get) { response in
+                #expect(response.status == .ok)
+                let text = String(buffer: response.body)
+                #expect(text.contains(#""queue":"ok""#) && text.contains(#""storage":"ok""#), "\(text)")
+            }
+            let store = fixture.host.services.keyValue as! SQLiteStateStore
+            #expect(store.probe() == nil)
+        }
+    }
+
     @Test("bearer tokens and percent-encoded segments are parsed byte-wise, bad ones refused")
     func parsing() {
         #expect(AuthMiddleware<StarbloomRequestContext>.bearerToken("Bearer abc") == "abc")

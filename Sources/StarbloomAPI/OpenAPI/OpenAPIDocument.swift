@@ -70,7 +70,7 @@ enum OpenAPIDocument {
   },
   "/readyz": {
    "get": {
-    "summary": "Readiness of each enabled instance",
+    "summary": "Readiness of the queue, the storage, each enabled instance and each pipeline",
     "operationId": "readyz",
     "responses": {
      "200": {
@@ -2331,12 +2331,22 @@ enum OpenAPIDocument {
     "type": "object",
     "required": [
      "ready",
+     "queue",
+     "storage",
      "instances",
      "pipelines"
     ],
     "properties": {
      "ready": {
       "type": "boolean"
+     },
+     "queue": {
+      "type": "string",
+      "description": "ok, or the partitions that stopped accepting writes and why"
+     },
+     "storage": {
+      "type": "string",
+      "description": "ok, or why the SQLite stores do not answer"
      },
      "instances": {
       "type": "object",

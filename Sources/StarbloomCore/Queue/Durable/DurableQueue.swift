@@ -204,6 +204,11 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         allTopics.map(\.info).sorted { $0.name < $1.name }
     }
 
+    /// For readiness: the partitions that stopped accepting writes after an I/O error, with why.
+    public var failedPartitions: [String] {
+        allTopics.flatMap { topic in topic.partitions.compactMap(\.failureMessage) }.sorted()
+    }
+
     public func partitionRanges(topic: String) -> [PartitionRange]? {
         (try? existing(topic))?.ranges
     }

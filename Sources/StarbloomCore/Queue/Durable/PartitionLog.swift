@@ -550,6 +550,13 @@ final class PartitionLog: @unchecked Sendable {
         return visibleOffset
     }
 
+    /// Why this partition stopped accepting writes (after an I/O error), if it did.
+    var failureMessage: String? {
+        condition.lock()
+        defer { condition.unlock() }
+        return failure
+    }
+
     /// The oldest retained and the next readable offset, under one lock.
     var range: PartitionRange {
         condition.lock()

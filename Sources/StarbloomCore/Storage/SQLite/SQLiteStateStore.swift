@@ -137,6 +137,19 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
 
     // MARK: KeyValueStore
 
+    /// For readiness: nil when a reader connection answers a query on the key-value table, else
+    /// what failed (SQLite's message).
+    public func probe() -> String? {
+        do {
+            _ = try database.read { connection -> Bool in
+                try connection.statement("SELECT 1 FROM kv LIMIT 1").step()
+            }
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
     public func get(namespace: String, key: [UInt8]) -> VersionedValue? {
         let cacheKey = CacheKey(namespace: namespace, key: key)
         let (cached, sequence) = cache.lookup(cacheKey)
