@@ -41,7 +41,7 @@ public final class AppendSignal: Sendable {
     /// The topics appended to since the last call (or since `track`), each once.
     public func changedTopics(_ tracker: UInt64) -> Set<String> {
         changes.withLock { state in
-            guard var changed = state.byTracker[tracker], !changed.isEmpty else { return [] }
+            guard let changed = state.byTracker[tracker], !changed.isEmpty else { return [] }
             state.byTracker[tracker] = []
             return changed
         }

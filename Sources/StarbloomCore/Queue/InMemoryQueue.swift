@@ -39,8 +39,7 @@ public final class InMemoryQueue: MessageQueue, @unchecked Sendable {
         }
         lock.unlock()
         guard let removed else {
-            if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
-            throw QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+            throw .missingTopic(name)
         }
         removed.markDeleted()
     }

@@ -36,6 +36,15 @@ public struct QueueError: Error, Sendable, CustomStringConvertible {
     public var description: String { message }
 }
 
+extension QueueError {
+    /// No topic called `name`: `.invalidTopic` naming the problem when the name could never be a
+    /// topic's, else `.unknownTopic`.
+    static func missingTopic(_ name: String) -> QueueError {
+        if let problem = TopicName.problem(with: name) { return QueueError(code: .invalidTopic, message: problem) }
+        return QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+    }
+}
+
 /// A topic's statistics, for listings.
 public struct TopicInfo: Sendable, Codable, Equatable {
     public var name: String

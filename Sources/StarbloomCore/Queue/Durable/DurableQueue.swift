@@ -125,8 +125,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         lock.lock()
         guard let topic = topicsByName[name] else {
             lock.unlock()
-            if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
-            throw QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+            throw .missingTopic(name)
         }
         // Renamed first (one atomic step, made durable), then removed: a crash in between leaves a
         // `.deleted.` directory that the next start removes, never half a topic. The new name
@@ -181,8 +180,7 @@ public final class DurableQueue: MessageQueue, @unchecked Sendable {
         let found = topicsByName[name]
         lock.unlock()
         guard let found else {
-            if let problem = TopicName.problem(with: name) { throw QueueError(code: .invalidTopic, message: problem) }
-            throw QueueError(code: .unknownTopic, message: "topic '\(name)' does not exist")
+            throw .missingTopic(name)
         }
         return found
     }
