@@ -3,7 +3,7 @@
 //   starbloom-bench host       ABI call costs and source throughput through the host API (issue 2)
 //   starbloom-bench queue      durable queue throughput and latency (issue 3)
 //   starbloom-bench queue-rss  peak RSS while publishing 10M records (own process)
-//   starbloom-bench storage [kv|series|all]  key-value and time-series store (issue 4)
+//   starbloom-bench storage [kv|series|cache|all]  key-value and time-series store (issue 4)
 //   starbloom-bench pipeline [EVENTS]  filter + tumbling window count and uint256 sum vs a plain loop (issue 6)
 //   starbloom-bench chain [LOGS]       eth-rpc + evm-decode from a fast JSON-RPC fixture; blocks/s against eth-tester (issue 7)
 import Foundation
@@ -25,7 +25,7 @@ do {
     case "host":
         try HostBench.run()
     default:
-        FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|all]|pipeline [EVENTS]|chain [LOGS]]\n".utf8))
+        FileHandle.standardError.write(Data("usage: starbloom-bench [host|queue|queue-rss|storage [kv|series|cache|all]|pipeline [EVENTS]|chain [LOGS]]\n".utf8))
         exit(2)
     }
     exit(0)

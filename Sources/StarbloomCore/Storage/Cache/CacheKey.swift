@@ -24,6 +24,13 @@ public struct CacheKey: Hashable, Sendable {
         hash = Int(truncatingIfNeeded: key.withUnsafeBytes { StableHash.hash64($0, seed: namespaceHash) })
     }
 
+    /// A key with a chosen hash: tests use it to make different keys collide.
+    init(namespace: String, key: [UInt8], forcedHash: Int) {
+        self.namespace = namespace
+        self.key = key
+        hash = forcedHash
+    }
+
     @inline(__always)
     public func hash(into hasher: inout Hasher) { hasher.combine(hash) }
 

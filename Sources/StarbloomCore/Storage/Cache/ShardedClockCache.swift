@@ -2,8 +2,7 @@
 import Glibc
 #endif
 
-/// An in-process cache bounded in bytes (keys + values + a fixed per-entry overhead), with
-/// hit/miss/eviction counters.
+/// An in-process cache bounded in bytes, with hit/miss/eviction counters.
 ///
 /// Eviction is CLOCK (second chance), the LRU approximation database buffer pools use: a hit only
 /// sets the entry's reference bit, so reads never relink a list; the eviction hand clears bits and
@@ -15,7 +14,7 @@ import Glibc
 /// their write committed and *before* it returns, and bump the shard's write sequence; a reader that
 /// missed may insert what it read only if no write touched the shard since it started reading. So a
 /// value read before a write can never land in the cache after that write returned.
-public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard guards its own state
+public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { // each shard guards its own state
     public struct Stats: Sendable, Equatable {
         public var hits: UInt64 = 0
         public var misses: UInt64 = 0
@@ -27,20 +26,51 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
     public let capacityBytes: Int
     private let shards: [Shard]
     private let shardMask: Int
-    /// Accounted per entry on top of key and value bytes (the slot, the index entry, allocations).
-    public static var entryOverhead: Int { 96 }
+    /// What every entry accounts for: its 128-byte slot plus its share of the index (8-byte slots,
+    /// at most 3/4 full, half full on average).
+    public static var entryOverhead: Int { 144 }
+    /// Added for an entry whose key and value do not fit in its slot: the object holding them and
+    /// their two arrays' headers.
+    public static var outOfLineOverhead: Int { 96 }
+    /// Namespace, key and value bytes that fit in a slot.
+    public static var inlineCapacity: Int { 96 }
 
-    public init(capacityBytes: Int, sizeOf: @escaping (Value) -> Int) {
+    public init(capacityBytes: Int) {
+        precondition(MemoryLayout<Shard.Entry>.stride == 128, "a cache entry must fill exactly two cache lines")
         let capacity = max(capacityBytes, 0)
         var count = 1
         while count < 64 && capacity / (count * 2) >= 64 << 10 { count *= 2 }
         self.capacityBytes = capacity
-        shards = (0..<count).map { _ in Shard(capacity: capacity / count, sizeOf: sizeOf) }
+        shards = (0..<count).map { _ in Shard(capacity: capacity / count) }
         shardMask = count - 1
+        unretainedShards = .allocate(capacity: count)
+        unretainedShards.initialize(from: shards.map { Unmanaged.passUnretained($0) }, count: count)
     }
 
+    deinit {
+        unretainedShards.deallocate()
+    }
+
+    /// Bytes an entry for `key` holding `value` accounts for in the bound.
+    public static func cost(of key: CacheKey, _ value: Value) -> Int {
+        inlineLength(key, value) != nil ? entryOverhead : entryOverhead + outOfLineOverhead + key.byteCount + value.cacheByteCount
+    }
+
+    /// The value's length when namespace, key and value fit in the slot together.
     @inline(__always)
-    private func shard(_ key: CacheKey) -> Shard { shards[(key.hash >> 7) & shardMask] }
+    static func inlineLength(_ key: CacheKey, _ value: Value) -> Int? {
+        guard let valueLength = value.inlineByteCount else { return nil }
+        return key.byteCount + valueLength <= inlineCapacity ? valueLength : nil
+    }
+
+    /// The shards, unretained: a get then costs no reference-count traffic (each retain and release
+    /// is a locked instruction). `shards` keeps them alive.
+    private let unretainedShards: UnsafeMutablePointer<Unmanaged<Shard>>
+
+    @inline(__always)
+    private func withShard<T>(_ key: CacheKey, _ body: (Shard) -> T) -> T {
+        unretainedShards[(key.hash >> 7) & shardMask]._withUnsafeGuaranteedRef(body)
+    }
 
     public var statistics: Stats {
         var total = Stats()
@@ -59,29 +89,32 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
     /// The cached value, or the write sequence to hand back to `insert` after reading the source.
     @inline(__always)
     public func lookup(_ key: CacheKey) -> (value: Value?, sequence: UInt64) {
-        let shard = shard(key)
-        shard.lock()
-        defer { shard.unlock() }
-        return shard.lookup(key)
+        withShard(key) { shard in
+            shard.lock()
+            defer { shard.unlock() }
+            return shard.lookup(key)
+        }
     }
 
     /// Inserts what a reader fetched after a miss, unless a write touched the key's shard meanwhile.
     public func insert(_ key: CacheKey, _ value: Value, ifSequence sequence: UInt64) {
-        let shard = shard(key)
-        shard.lock()
-        defer { shard.unlock() }
-        guard shard.sequence == sequence, !shard.contains(key) else { return }
-        shard.store(key, value)
+        withShard(key) { shard in
+            shard.lock()
+            defer { shard.unlock() }
+            guard shard.sequence == sequence, shard.find(key) == nil else { return }
+            shard.store(key, value)
+        }
     }
 
     /// Write-through after a committed write: the new value (or nil to drop the key).
     public func written(_ key: CacheKey, _ value: Value?) {
-        let shard = shard(key)
-        shard.lock()
-        defer { shard.unlock() }
-        shard.sequence &+= 1
-        shard.remove(key)
-        if let value { shard.store(key, value) }
+        withShard(key) { shard in
+            shard.lock()
+            defer { shard.unlock() }
+            shard.sequence &+= 1
+            if let found = shard.find(key) { shard.remove(found) }
+            if let value { shard.store(key, value) }
+        }
     }
 
     /// Drops everything (bumping every sequence, so in-flight reads do not refill it).
@@ -94,177 +127,244 @@ public final class ShardedClockCache<Value>: @unchecked Sendable { // each shard
         }
     }
 
-    /// One lock, one slice of the bound, one clock over an open-addressing table.
+    /// One lock, one slice of the bound, one clock, over a compact index and a dense entry array.
     ///
-    /// The table is linear-probed with backward-shift deletion (no tombstones). Each slot holds the
-    /// key's hash (0: empty; stored hashes have the low bit set), the key, the value, its accounted
-    /// size and the reference bit, 64-byte aligned, so a hit usually costs one cache line of table
-    /// plus the value — on a table larger than the CPU caches, misses are what a read costs.
-    /// The clock hand walks table positions.
-    private final class Shard {
-        /// 64 bytes: one cache line per slot (the key is kept as its parts; its size is recomputed).
-        struct Slot {
-            var hash = 0
-            var namespace = ""
-            var key: [UInt8] = []
-            var value: Value?
-            var referenced = false
-            /// Pads a slot to 64 bytes (with VersionedValue), so that no slot straddles two cache
-            /// lines: at 56 bytes most did, and a hit then cost two memory fetches instead of one.
-            var padding: UInt64 = 0
+    /// The index is a linear-probed table of 8-byte slots (the high half a tag from the key's hash,
+    /// the low half an entry position; 0 is empty) with backward-shift deletion, small enough to
+    /// stay in the CPU caches. Entries are 128-byte slots, 64-byte aligned, packed at the front of
+    /// their array (a removal moves the last entry into the hole). A small entry keeps its
+    /// namespace, key and value bytes inside its slot, so a hit reads one entry and nothing else:
+    /// on a table larger than the CPU caches, memory fetches are what a read costs. The clock hand
+    /// walks entry positions.
+    final class Shard {
+        final class OutOfLine {
+            let key: CacheKey
+            let value: Value
+            init(key: CacheKey, value: Value) {
+                self.key = key
+                self.value = value
+            }
+        }
 
-            @inline(__always)
-            func matches(_ other: CacheKey) -> Bool { key == other.key && namespace == other.namespace }
+        struct Entry {
+            var hash: Int
+            var outOfLine: OutOfLine?
+            var cost: Int
+            var namespaceLength: UInt8
+            var keyLength: UInt8
+            var valueLength: UInt8
+            var referenced: Bool
+            var inline: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64)
+                = (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         }
 
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         let capacity: Int
-        let sizeOf: (Value) -> Int
-        private var slots: UnsafeMutablePointer<Slot>
-        private var mask: Int
+        private let inlineOffset = MemoryLayout<Entry>.offset(of: \Entry.inline)!
+        private var index: UnsafeMutablePointer<UInt64>
+        private var indexMask: Int
+        private var entries: UnsafeMutablePointer<Entry>
+        private var entryCapacity: Int
         private(set) var count = 0
         private var hand = 0
         var sequence: UInt64 = 0
         var stats = Stats()
 
-        init(capacity: Int, sizeOf: @escaping (Value) -> Int) {
+        init(capacity: Int) {
             self.capacity = capacity
-            self.sizeOf = sizeOf
             pthread_mutex_init(mutex, nil)
-            mask = 15
-            slots = Self.allocate(16)
+            indexMask = 15
+            index = .allocate(capacity: 16)
+            index.initialize(repeating: 0, count: 16)
+            entryCapacity = 8
+            entries = Self.allocateEntries(8)
         }
 
         deinit {
-            slots.deinitialize(count: mask + 1)
-            slots.deallocate()
+            entries.deinitialize(count: count)
+            entries.deallocate()
+            index.deallocate()
             pthread_mutex_destroy(mutex)
             mutex.deallocate()
         }
 
-        private static func allocate(_ count: Int) -> UnsafeMutablePointer<Slot> {
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Slot>.stride, alignment: 64)
-            let slots = raw.bindMemory(to: Slot.self, capacity: count)
-            slots.initialize(repeating: Slot(), count: count)
-            return slots
+        private static func allocateEntries(_ count: Int) -> UnsafeMutablePointer<Entry> {
+            UnsafeMutableRawPointer.allocate(byteCount: count * MemoryLayout<Entry>.stride, alignment: 64)
+                .bindMemory(to: Entry.self, capacity: count)
         }
 
         @inline(__always) func lock() { pthread_mutex_lock(mutex) }
         @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
 
+        /// The index tag of a hash: its high half, low bit set so that no tag is 0.
         @inline(__always)
-        private static func stored(_ hash: Int) -> Int { hash | 1 }
+        private static func tag(_ hash: Int) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: hash >> 32) | 1) }
 
         @inline(__always)
-        private func home(_ hash: Int) -> Int { (hash >> 13) & mask }
+        private func home(_ tag: UInt64) -> Int { Int(tag >> 1) & indexMask }
 
-        /// The position holding `key`, or nil.
         @inline(__always)
-        private func find(_ key: CacheKey) -> Int? {
-            let wanted = Self.stored(key.hash)
-            var position = home(key.hash)
-            while true {
-                let found = slots[position].hash
-                if found == 0 { return nil }
-                if found == wanted && slots[position].matches(key) { return position }
-                position = (position + 1) & mask
+        private func inlineBytes(_ position: Int) -> UnsafeMutableRawPointer {
+            UnsafeMutableRawPointer(entries + position) + inlineOffset
+        }
+
+        @inline(__always)
+        private func matches(_ position: Int, _ key: CacheKey) -> Bool {
+            if let outOfLine = entries[position].outOfLine { return outOfLine.key.key == key.key && outOfLine.key.namespace == key.namespace }
+            let namespaceLength = Int(entries[position].namespaceLength)
+            guard Int(entries[position].keyLength) == key.key.count else { return false }
+            let bytes = inlineBytes(position)
+            var name = key.namespace
+            let nameMatches = name.withUTF8 { name in
+                name.count == namespaceLength && (name.isEmpty || memcmp(bytes, name.baseAddress!, name.count) == 0)
+            }
+            guard nameMatches else { return false }
+            return key.key.withUnsafeBytes { keyBytes in
+                keyBytes.isEmpty || memcmp(bytes + namespaceLength, keyBytes.baseAddress!, keyBytes.count) == 0
             }
         }
 
-        func contains(_ key: CacheKey) -> Bool { find(key) != nil }
+        /// The index slot and the entry position holding `key`, or nil.
+        @inline(__always)
+        func find(_ key: CacheKey) -> (slot: Int, entry: Int)? {
+            let tag = Self.tag(key.hash)
+            var slot = home(tag)
+            while true {
+                let found = index[slot]
+                if found == 0 { return nil }
+                if found >> 32 == tag {
+                    let position = Int(UInt32(truncatingIfNeeded: found))
+                    if entries[position].hash == key.hash && matches(position, key) { return (slot, position) }
+                }
+                slot = (slot + 1) & indexMask
+            }
+        }
 
         @inline(__always)
         func lookup(_ key: CacheKey) -> (value: Value?, sequence: UInt64) {
-            if let position = find(key) {
-                stats.hits &+= 1
-                if !slots[position].referenced { slots[position].referenced = true }
-                return (slots[position].value, 0)
+            guard let (_, position) = find(key) else {
+                stats.misses &+= 1
+                return (nil, sequence)
             }
-            stats.misses &+= 1
-            return (nil, sequence)
-        }
-
-        func remove(_ key: CacheKey) {
-            guard let position = find(key) else { return }
-            removeAt(position)
-        }
-
-        @inline(__always)
-        private func size(of position: Int) -> Int {
-            slots[position].namespace.utf8.count + slots[position].key.count + sizeOf(slots[position].value!) + ShardedClockCache.entryOverhead
+            stats.hits &+= 1
+            if !entries[position].referenced { entries[position].referenced = true }
+            if let outOfLine = entries[position].outOfLine { return (outOfLine.value, 0) }
+            let start = inlineBytes(position) + Int(entries[position].namespaceLength) + Int(entries[position].keyLength)
+            return (Value.readInline(UnsafeRawBufferPointer(start: start, count: Int(entries[position].valueLength))), 0)
         }
 
         func store(_ key: CacheKey, _ value: Value) {
-            let size = key.byteCount + sizeOf(value) + ShardedClockCache.entryOverhead
-            guard size <= capacity else { return } // larger than the shard: never cached
-            if (count + 1) * 4 > (mask + 1) * 3 { grow() }
-            var position = home(key.hash)
-            while slots[position].hash != 0 { position = (position + 1) & mask }
-            slots[position] = Slot(hash: Self.stored(key.hash), namespace: key.namespace, key: key.key, value: value, referenced: false)
+            let cost = ShardedClockCache.cost(of: key, value)
+            guard cost <= capacity else { return } // larger than the shard: never cached
+            if count == entryCapacity { growEntries() }
+            if (count + 1) * 4 > (indexMask + 1) * 3 { growIndex() }
+            let position = count
+            var entry = Entry(hash: key.hash, outOfLine: nil, cost: cost,
+                              namespaceLength: 0, keyLength: 0, valueLength: 0, referenced: false)
+            if let valueLength = ShardedClockCache.inlineLength(key, value) {
+                entry.namespaceLength = UInt8(key.namespace.utf8.count)
+                entry.keyLength = UInt8(key.key.count)
+                entry.valueLength = UInt8(valueLength)
+                (entries + position).initialize(to: entry)
+                let bytes = inlineBytes(position)
+                var name = key.namespace
+                name.withUTF8 { UnsafeMutableRawBufferPointer(start: bytes, count: $0.count).copyMemory(from: UnsafeRawBufferPointer($0)) }
+                key.key.withUnsafeBytes { UnsafeMutableRawBufferPointer(start: bytes + Int(entry.namespaceLength), count: $0.count).copyMemory(from: $0) }
+                value.writeInline(to: UnsafeMutableRawBufferPointer(start: bytes + Int(entry.namespaceLength) + Int(entry.keyLength), count: valueLength))
+            } else {
+                entry.outOfLine = OutOfLine(key: key, value: value)
+                (entries + position).initialize(to: entry)
+            }
             count += 1
-            stats.bytes += size
+            let tag = Self.tag(key.hash)
+            var slot = home(tag)
+            while index[slot] != 0 { slot = (slot + 1) & indexMask }
+            index[slot] = tag << 32 | UInt64(position)
+            stats.bytes += cost
             while stats.bytes > capacity { evictOne(sparing: key) }
         }
 
         func removeAll() {
-            for position in 0...mask where slots[position].hash != 0 { slots[position] = Slot() }
+            entries.deinitialize(count: count)
+            index.update(repeating: 0, count: indexMask + 1)
             count = 0
             hand = 0
             stats.bytes = 0
         }
 
-        /// Empties `removed` and shifts later entries of the probe run back, so that every entry
-        /// stays reachable from its home slot without tombstones.
-        private func removeAt(_ removed: Int) {
-            stats.bytes -= size(of: removed)
-            slots[removed] = Slot()
-            count -= 1
-            var hole = removed
-            var next = (hole + 1) & mask
-            while slots[next].hash != 0 {
-                let home = home(slots[next].hash)
-                // Move the entry into the hole unless its home lies cyclically in (hole, next].
+        /// Removes the entry at `found`: empties its index slot (shifting later slots of the probe
+        /// run back, so every entry stays reachable from its home without tombstones) and moves the
+        /// last entry into its position.
+        func remove(_ found: (slot: Int, entry: Int)) {
+            stats.bytes -= entries[found.entry].cost
+            var hole = found.slot
+            index[hole] = 0
+            var next = (hole + 1) & indexMask
+            while index[next] != 0 {
+                let home = home(index[next] >> 32)
+                // Move the slot into the hole unless its home lies cyclically in (hole, next].
                 let stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
                 if !stays {
-                    swap(&slots[hole], &slots[next])
+                    index[hole] = index[next]
+                    index[next] = 0
                     hole = next
                 }
-                next = (next + 1) & mask
+                next = (next + 1) & indexMask
             }
+            (entries + found.entry).deinitialize(count: 1)
+            count -= 1
+            guard found.entry != count else { return }
+            (entries + found.entry).moveInitialize(from: entries + count, count: 1)
+            // Repoint the moved entry's index slot.
+            let tag = Self.tag(entries[found.entry].hash)
+            var slot = home(tag)
+            while index[slot] != tag << 32 | UInt64(count) { slot = (slot + 1) & indexMask }
+            index[slot] = tag << 32 | UInt64(found.entry)
         }
 
-        private func grow() {
-            let old = slots, oldSize = mask + 1
-            slots = Self.allocate(oldSize * 2)
-            mask = oldSize * 2 - 1
-            for index in 0..<oldSize where old[index].hash != 0 {
-                var position = home(old[index].hash)
-                while slots[position].hash != 0 { position = (position + 1) & mask }
-                swap(&slots[position], &old[index])
+        private func growEntries() {
+            let grown = Self.allocateEntries(entryCapacity * 2)
+            grown.moveInitialize(from: entries, count: count)
+            entries.deallocate()
+            entries = grown
+            entryCapacity *= 2
+        }
+
+        private func growIndex() {
+            let size = (indexMask + 1) * 2
+            index.deallocate()
+            index = .allocate(capacity: size)
+            index.initialize(repeating: 0, count: size)
+            indexMask = size - 1
+            for position in 0..<count {
+                let tag = Self.tag(entries[position].hash)
+                var slot = home(tag)
+                while index[slot] != 0 { slot = (slot + 1) & indexMask }
+                index[slot] = tag << 32 | UInt64(position)
             }
-            old.deinitialize(count: oldSize)
-            old.deallocate()
-            hand = 0
         }
 
         /// Advances the hand to the first entry not referenced since its last pass and evicts it.
         /// Terminates: one full turn clears every bit, and the spared new entry is never the only one
-        /// left while the bound is exceeded (its size alone fits). A backward shift may move an entry
+        /// left while the bound is exceeded (its cost alone fits). A removal moves the last entry
         /// into the hand's position; the hand then looks at it next.
         private func evictOne(sparing spared: CacheKey) {
             while true {
-                if hand > mask { hand = 0 }
+                if hand >= count { hand = 0 }
                 let position = hand
-                guard slots[position].hash != 0, !slots[position].matches(spared) else {
+                if entries[position].hash == spared.hash && matches(position, spared) {
                     hand += 1
                     continue
                 }
-                if slots[position].referenced {
-                    slots[position].referenced = false
+                if entries[position].referenced {
+                    entries[position].referenced = false
                     hand += 1
                     continue
                 }
-                removeAt(position)
+                let tag = Self.tag(entries[position].hash)
+                var slot = home(tag)
+                while index[slot] != tag << 32 | UInt64(position) { slot = (slot + 1) & indexMask }
+                remove((slot, position))
                 stats.evictions &+= 1
                 return
             }

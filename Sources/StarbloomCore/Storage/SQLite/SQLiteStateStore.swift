@@ -56,7 +56,7 @@ public final class SQLiteStateStore: KeyValueStore, CheckpointStore, @unchecked 
     public init(path: String, cacheBytes: Int = 64 << 20) throws(SQLiteError) {
         database = try SQLiteDatabase(path: path, migrations: Self.migrations)
         pendingFiles = PendingRecordsFiles(directory: path + "-pending")
-        cache = ShardedClockCache(capacityBytes: cacheBytes) { $0.value.count + 16 }
+        cache = ShardedClockCache(capacityBytes: cacheBytes)
         do {
             nextVersion = try database.write { connection in
                 let statement = try connection.statement("SELECT value FROM meta WHERE name = 'next_version'")
