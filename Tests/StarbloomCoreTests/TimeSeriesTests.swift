@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Synchronization
 @testable import StarbloomCore
 
 private final class SeriesDirectory {
@@ -284,6 +285,81 @@ struct TimeSeriesTests {
         #expect(try store.query(hourly).first?.buckets.map(\.start) == [now - 3 * hour, now - 2 * hour, now - hour, now])
     }
 
+    @Test("hot queries are answered from the query cache until a write to their metric, and never stale after it")
+    func queryCache() throws {
+        let directory = SeriesDirectory()
+        let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db", rollupResolutions: [])
+        let second: Int64 = 1_000_000_000
+        try store.write((0..<100).map { TimeSeriesPoint(metric: "volume", tags: ["token": $0 % 2 == 0 ? "usdc" : "weth"], timestampNs: Int64($0) * second, value: 1) })
+        try store.write(TimeSeriesPoint(metric: "gas", timestampNs: 0, value: 1))
+        let query = SeriesQuery(metric: "volume", from: 0, to: 100 * second, step: 10 * second, aggregate: .count, groupBy: [])
+        let first = try store.query(query)
+        #expect(first == (try store.uncachedQuery(query)))
+        #expect(first.first?.buckets.map(\.value) == Array(repeating: 10, count: 10))
+        let hitsBefore = store.queryCache.statistics.hits
+        #expect(try store.query(query) == first)
+        #expect(store.queryCache.statistics.hits == hitsBefore + 1, "the repeated query is a hit")
+        // Parameters that change the answer are part of the key.
+        var filtered = query
+        filtered.tags = ["token": "usdc"]
+        #expect(try store.query(filtered).first?.buckets.map(\.value) == Array(repeating: 5, count: 10))
+        // A write to another metric leaves the entry valid (unless both metrics share a counter).
+        if QueryResultCache.slot("gas") != QueryResultCache.slot("volume") {
+            try store.write(TimeSeriesPoint(metric: "gas", timestampNs: 1, value: 1))
+            let hits = store.queryCache.statistics.hits
+            #expect(try store.query(query) == first)
+            #expect(store.queryCache.statistics.hits == hits + 1)
+        }
+        // A write to the metric: the next query sees it.
+        try store.write(TimeSeriesPoint(metric: "volume", tags: ["token": "dai"], timestampNs: 5 * second, value: 1))
+        #expect(try store.query(query).first?.buckets.first?.value == 11)
+        #expect(try store.query(filtered).first?.buckets.first?.value == 5)
+        // Retention: the next query sees the points it removed gone.
+        #expect(try store.query(query).first?.buckets.count == 10)
+        try store.enforceRetention([.init(metricPattern: "volume", maxAgeNs: 50 * second)], nowNs: 200 * second)
+        #expect(try store.query(query) == (try store.uncachedQuery(query)))
+    }
+
+    @Test("while a writer adds points, no query returns fewer than were acknowledged before it started")
+    func queryCacheNeverStale() throws {
+        let directory = SeriesDirectory()
+        let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db", rollupResolutions: [])
+        let query = SeriesQuery(metric: "ticks", from: 0, to: 1_000_000, step: 1_000_000, aggregate: .count)
+        let acknowledged = Atomic<Int>(0)
+        let stale = Atomic<Int>(0)
+        let done = Atomic<Bool>(false)
+        let readers = (0..<2).map { _ in
+            Thread {
+                while !done.load(ordering: .acquiring) {
+                    let floor = acknowledged.load(ordering: .acquiring)
+                    let count = (try? store.query(query))?.first?.buckets.first.map { Int($0.value) } ?? 0
+                    if count < floor { stale.add(1, ordering: .relaxed) }
+                }
+            }
+        }
+        readers.forEach { $0.start() }
+        for i in 1...200 {
+            try store.write(TimeSeriesPoint(metric: "ticks", timestampNs: Int64(i), value: 1))
+            acknowledged.store(i, ordering: .releasing)
+        }
+        done.store(true, ordering: .releasing)
+        Thread.sleep(forTimeInterval: 0.05)
+        #expect(stale.load(ordering: .relaxed) == 0)
+        #expect(store.queryCache.statistics.hits > 0, "readers between writes should have hit the cache")
+    }
+
+    @Test("the query cache stays within its byte bound over many distinct queries")
+    func queryCacheBound() throws {
+        let directory = SeriesDirectory()
+        let store = try SQLiteTimeSeriesStore(path: "\(directory.path)/ts.db", rollupResolutions: [], queryCacheBytes: 64 << 10)
+        try store.write((0..<1_000).map { TimeSeriesPoint(metric: "m", timestampNs: Int64($0), value: Double($0)) })
+        for from in 0..<500 {
+            _ = try store.query(SeriesQuery(metric: "m", from: Int64(from), to: 1_000, step: 7, aggregate: .sum))
+            #expect(store.queryCache.statistics.bytes <= 64 << 10)
+        }
+        #expect(store.queryCache.statistics.evictions > 0)
+    }
+
     @Test("[[series_retention]] in starbloom.toml is read, and bad entries name what to fix")
     func retentionConfiguration() throws {
         let configuration = try HostConfiguration.parse("[[series_retention]]\nmetric = \"gas.*\"\nmax_age_seconds = 3600\n")
@@ -297,6 +373,8 @@ struct TimeSeriesTests {
     func storageAndPublishConfiguration() throws {
         for (text, fragment) in [
             ("[storage]\ncache_bytes = -1\n", "storage.cache_bytes must not be negative"),
+            ("[storage]\ncache_bytes = 1099511627776000\n", "storage.cache_bytes is 1099511627776000, more than this machine's memory"),
+            ("[storage]\nquery_cache_bytes = -5\n", "storage.query_cache_bytes must not be negative"),
             ("[storage]\ncache = 5\n", "storage: unknown key 'cache'"),
             ("[storage]\nrollup_seconds = [60, 0]\n", "storage.rollup_seconds must list resolutions"),
             ("[storage]\nrollup_seconds = \"1m\"\n", "storage.rollup_seconds must be a list of integers"),

@@ -81,8 +81,10 @@ extension HostConfiguration {
         if let storage = try reader.table("storage") {
             var storageReader = TableReader(table: storage, path: "storage.", file: file)
             if let bytes = try storageReader.int("cache_bytes") {
-                guard bytes >= 0 else { throw ConfigFileError(file: file, message: "storage.cache_bytes must not be negative, got \(bytes)") }
-                configuration.cacheBytes = Int(clamping: bytes)
+                configuration.cacheBytes = try Self.cacheBound(bytes, "storage.cache_bytes", file)
+            }
+            if let bytes = try storageReader.int("query_cache_bytes") {
+                configuration.queryCacheBytes = try Self.cacheBound(bytes, "storage.query_cache_bytes", file)
             }
             if let seconds = try storageReader.intList("rollup_seconds") {
                 guard seconds.allSatisfy({ $0 > 0 && $0 <= 366 * 86_400 }) else {
@@ -218,6 +220,17 @@ extension HostConfiguration {
         try reader.rejectUnknown()
         if let problem = settings.problem { throw ConfigFileError(file: file, message: "\(path)\(problem)") }
         return settings
+    }
+
+    /// A cache's byte bound: not negative, and not above the machine's memory (a typo, not a plan:
+    /// the cache would push the host into swap or the OOM killer long before it evicted anything).
+    static func cacheBound(_ bytes: Int64, _ key: String, _ file: String) throws(ConfigFileError) -> Int {
+        guard bytes >= 0 else { throw ConfigFileError(file: file, message: "\(key) must not be negative, got \(bytes)") }
+        let memory = Int64(sysconf(Int32(_SC_PHYS_PAGES))) * Int64(sysconf(Int32(_SC_PAGESIZE)))
+        guard memory <= 0 || bytes <= memory else {
+            throw ConfigFileError(file: file, message: "\(key) is \(bytes), more than this machine's memory (\(memory) bytes)")
+        }
+        return Int(clamping: bytes)
     }
 
     static func restartMode(_ text: String, where location: String, file: String) throws(ConfigFileError) -> RestartPolicy.Mode {

@@ -31,6 +31,8 @@ public struct HostConfiguration: Sendable {
     public var rollupResolutions: [Int64] = SQLiteTimeSeriesStore.defaultRollupResolutions
     /// Bytes the key-value cache may hold (`[storage] cache_bytes`; 0 disables it).
     public var cacheBytes = 64 << 20
+    /// Bytes the time-series query cache may hold (`[storage] query_cache_bytes`; 0 disables it).
+    public var queryCacheBytes = 16 << 20
     /// Settings of topics created on first publish (`[queue]`).
     public var queueDefaults = TopicSettings()
     /// Topics created at start with their own settings (`[[topics]]`).

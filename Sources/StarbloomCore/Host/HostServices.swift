@@ -37,7 +37,8 @@ public struct HostServices: Sendable {
             try queue.createTopic(name, settings: settings)
         }
         let state = try SQLiteStateStore(path: "\(configuration.dataDirectory)/state.db", cacheBytes: configuration.cacheBytes)
-        let series = try SQLiteTimeSeriesStore(path: "\(configuration.dataDirectory)/series.db", rollupResolutions: configuration.rollupResolutions)
+        let series = try SQLiteTimeSeriesStore(path: "\(configuration.dataDirectory)/series.db", rollupResolutions: configuration.rollupResolutions,
+                                               queryCacheBytes: configuration.queryCacheBytes)
         let services = HostServices(queue: queue, keyValue: state, checkpoints: state, timeSeries: series, logger: logger)
         services.metrics.addCollector { [cache = state.cache] in
             let stats = cache.statistics
@@ -54,6 +55,24 @@ public struct HostServices: Sendable {
                 # HELP starbloom_cache_bytes Bytes held by the cache (bound: \(cache.capacityBytes)).
                 # TYPE starbloom_cache_bytes gauge
                 starbloom_cache_bytes \(stats.bytes)
+
+                """
+        }
+        services.metrics.addCollector { [cache = series.queryCache] in
+            let stats = cache.statistics
+            return """
+                # HELP starbloom_query_cache_hits_total Time-series queries answered from the query cache.
+                # TYPE starbloom_query_cache_hits_total counter
+                starbloom_query_cache_hits_total \(stats.hits)
+                # HELP starbloom_query_cache_misses_total Time-series queries that read the database.
+                # TYPE starbloom_query_cache_misses_total counter
+                starbloom_query_cache_misses_total \(stats.misses)
+                # HELP starbloom_query_cache_evictions_total Query results evicted to stay within the byte bound.
+                # TYPE starbloom_query_cache_evictions_total counter
+                starbloom_query_cache_evictions_total \(stats.evictions)
+                # HELP starbloom_query_cache_bytes Bytes held by the query cache (bound: \(cache.capacityBytes)).
+                # TYPE starbloom_query_cache_bytes gauge
+                starbloom_query_cache_bytes \(stats.bytes)
 
                 """
         }

@@ -2,6 +2,15 @@
 import Glibc
 #endif
 
+/// Counters of a `ShardedClockCache`.
+public struct CacheStatistics: Sendable, Equatable {
+    public var hits: UInt64 = 0
+    public var misses: UInt64 = 0
+    public var evictions: UInt64 = 0
+    public var bytes = 0
+    public var entries = 0
+}
+
 /// An in-process cache bounded in bytes, with hit/miss/eviction counters.
 ///
 /// Eviction is CLOCK (second chance), the LRU approximation database buffer pools use: a hit only
@@ -15,13 +24,7 @@ import Glibc
 /// missed may insert what it read only if no write touched the shard since it started reading. So a
 /// value read before a write can never land in the cache after that write returned.
 public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { // each shard guards its own state
-    public struct Stats: Sendable, Equatable {
-        public var hits: UInt64 = 0
-        public var misses: UInt64 = 0
-        public var evictions: UInt64 = 0
-        public var bytes = 0
-        public var entries = 0
-    }
+    public typealias Stats = CacheStatistics
 
     public let capacityBytes: Int
     private let shards: [Shard]

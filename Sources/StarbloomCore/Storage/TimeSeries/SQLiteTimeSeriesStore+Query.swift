@@ -15,8 +15,15 @@ extension SQLiteTimeSeriesStore {
         }
     }
 
-    /// Answers a range query from raw chunks or, when `plan(for:)` finds one, from a rollup.
+    /// Answers a range query from the query cache, or else from raw chunks or, when `plan(for:)`
+    /// finds one, from a rollup.
     public func query(_ query: SeriesQuery) throws(StoreError) -> [SeriesResult] {
+        if let problem = query.problem { throw StoreError(code: .invalid, message: problem) }
+        return try queryCache.results(for: query) { () throws(StoreError) in try uncachedQuery(query) }
+    }
+
+    /// The query, read from the database.
+    public func uncachedQuery(_ query: SeriesQuery) throws(StoreError) -> [SeriesResult] {
         if let problem = query.problem { throw StoreError(code: .invalid, message: problem) }
         let resolution = plan(for: query)
         do {

@@ -16,6 +16,8 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
     let database: SQLiteDatabase
     /// Rollup resolutions in nanoseconds, ascending.
     public let rollupResolutions: [Int64]
+    /// Results of hot queries, invalidated per metric by writes (see `QueryResultCache`).
+    public let queryCache: QueryResultCache
     private var seriesIDs: [SeriesIdentity: Int64] = [:]
     /// The next chunk's `seq` (touched only inside `database.write`).
     private var nextChunkSeq: Int64 = 1
@@ -66,8 +68,10 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
 
     /// Opens (creating if needed). A resolution not kept before is built from the raw chunks now; one
     /// no longer configured is dropped.
-    public init(path: String, rollupResolutions: [Int64] = SQLiteTimeSeriesStore.defaultRollupResolutions) throws(SQLiteError) {
+    public init(path: String, rollupResolutions: [Int64] = SQLiteTimeSeriesStore.defaultRollupResolutions,
+                queryCacheBytes: Int = 16 << 20) throws(SQLiteError) {
         self.rollupResolutions = Array(Set(rollupResolutions.filter { $0 > 0 })).sorted()
+        queryCache = QueryResultCache(capacityBytes: queryCacheBytes)
         database = try SQLiteDatabase(path: path, migrations: Self.migrations)
         do {
             nextChunkSeq = try database.write { connection in
@@ -213,7 +217,7 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
             }
         }
         do {
-            return .success(try database.write { connection -> Bool in
+            let applied = try database.write { connection -> Bool in
                 if let mark {
                     let find = try connection.statement("SELECT seq FROM write_marks WHERE owner = ?1")
                     try find.bind(1, mark.owner)
@@ -243,7 +247,10 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
                     }
                 }
                 return true
-            })
+            }
+            // Committed: cached query results of these metrics are outdated from now on.
+            if applied { queryCache.invalidate(metrics: series.map(\.identity.metric)) }
+            return .success(applied)
         } catch {
             seriesIDs.removeAll() // ids created in a rolled-back transaction are gone
             return .failure(StoreError(code: .invalid, message: "time-series write failed: \(error)"))
@@ -390,6 +397,8 @@ public final class SQLiteTimeSeriesStore: TimeSeriesStore, @unchecked Sendable {
     @discardableResult
     public func enforceRetention(_ policies: [RetentionPolicy], nowNs: Int64) throws(StoreError) -> Int {
         guard !policies.isEmpty else { return 0 }
+        // Whatever happens below, cached results may cover removed points.
+        defer { queryCache.invalidateAll() }
         do {
             return try database.write { connection in
                 let list = try connection.statement("SELECT id, metric FROM series")
