@@ -29,8 +29,8 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
     public let capacityBytes: Int
     private let shards: [Shard]
     private let shardMask: Int
-    /// What every entry accounts for: its 128-byte slot plus its share of the index (8-byte slots,
-    /// at most 3/4 full, half full on average).
+    /// What every entry accounts for: its 128-byte slot plus its share of the index (4-byte slots,
+    /// between 7/16 and 7/8 full: at most 10 bytes), rounded up.
     public static var entryOverhead: Int { 144 }
     /// Added for an entry whose key and value do not fit in its slot: the object holding them and
     /// their two arrays' headers.
@@ -43,6 +43,8 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
         let capacity = max(capacityBytes, 0)
         var count = 1
         while count < 64 && capacity / (count * 2) >= 64 << 10 { count *= 2 }
+        // An index slot holds a 16-bit entry position: very large caches get more shards instead.
+        while capacity / count / Self.entryOverhead >= 65_535 { count *= 2 }
         self.capacityBytes = capacity
         shards = (0..<count).map { _ in Shard(capacity: capacity / count) }
         shardMask = count - 1
@@ -132,9 +134,10 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
 
     /// One lock, one slice of the bound, one clock, over a compact index and a dense entry array.
     ///
-    /// The index is a linear-probed table of 8-byte slots (the high half a tag from the key's hash,
-    /// the low half an entry position; 0 is empty) with backward-shift deletion, small enough to
-    /// stay in the CPU caches. Entries are 128-byte slots, 64-byte aligned, packed at the front of
+    /// The index is a linear-probed table of 4-byte slots (16 bits of the key's hash as a tag, then
+    /// a 16-bit entry position; 0 is empty) with backward-shift deletion, up to 7/8 full: about
+    /// 5 bytes an entry, small enough to stay in the CPU caches (with 8-byte slots at most 3/4 full,
+    /// the index of the 100k-key benchmark was 2 MiB and missed them on most gets). Entries are 128-byte slots, 64-byte aligned, packed at the front of
     /// their array (a removal moves the last entry into the hole). A small entry keeps its
     /// namespace, key and value bytes inside its slot, so a hit reads one entry and nothing else:
     /// on a table larger than the CPU caches, memory fetches are what a read costs. The clock hand
@@ -164,7 +167,7 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         let capacity: Int
         private let inlineOffset = MemoryLayout<Entry>.offset(of: \Entry.inline)!
-        private var index: UnsafeMutablePointer<UInt64>
+        private var index: UnsafeMutablePointer<UInt32>
         private var indexMask: Int
         private var entries: UnsafeMutablePointer<Entry>
         private var entryCapacity: Int
@@ -199,12 +202,20 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
         @inline(__always) func lock() { pthread_mutex_lock(mutex) }
         @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
 
-        /// The index tag of a hash: its high half, low bit set so that no tag is 0.
+        /// An index slot: the tag (the hash's top 16 bits, low bit set so that no slot is 0) above
+        /// the entry's position.
         @inline(__always)
-        private static func tag(_ hash: Int) -> UInt64 { UInt64(UInt32(truncatingIfNeeded: hash >> 32) | 1) }
+        private static func slotValue(_ hash: Int, _ position: Int) -> UInt32 {
+            (UInt32(truncatingIfNeeded: hash >> 48) | 1) << 16 | UInt32(truncatingIfNeeded: position)
+        }
 
         @inline(__always)
-        private func home(_ tag: UInt64) -> Int { Int(tag >> 1) & indexMask }
+        private static func position(_ slotValue: UInt32) -> Int { Int(slotValue & 0xFFFF) }
+
+        /// Where probing for `hash` starts: bits 20-47, which the shard choice (bits 7-19, up to
+        /// 8,192 shards) and the tag (48-63) do not use.
+        @inline(__always)
+        private func home(_ hash: Int) -> Int { (hash >> 20) & indexMask }
 
         @inline(__always)
         private func inlineBytes(_ position: Int) -> UnsafeMutableRawPointer {
@@ -230,13 +241,13 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
         /// The index slot and the entry position holding `key`, or nil.
         @inline(__always)
         func find(_ key: CacheKey) -> (slot: Int, entry: Int)? {
-            let tag = Self.tag(key.hash)
-            var slot = home(tag)
+            let tag = Self.slotValue(key.hash, 0) >> 16
+            var slot = home(key.hash)
             while true {
                 let found = index[slot]
                 if found == 0 { return nil }
-                if found >> 32 == tag {
-                    let position = Int(UInt32(truncatingIfNeeded: found))
+                if found >> 16 == tag {
+                    let position = Self.position(found)
                     if entries[position].hash == key.hash && matches(position, key) { return (slot, position) }
                 }
                 slot = (slot + 1) & indexMask
@@ -260,7 +271,7 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
             let cost = ShardedClockCache.cost(of: key, value)
             guard cost <= capacity else { return } // larger than the shard: never cached
             if count == entryCapacity { growEntries() }
-            if (count + 1) * 4 > (indexMask + 1) * 3 { growIndex() }
+            if (count + 1) * 8 > (indexMask + 1) * 7 { growIndex() }
             let position = count
             var entry = Entry(hash: key.hash, outOfLine: nil, cost: cost,
                               namespaceLength: 0, keyLength: 0, valueLength: 0, referenced: false)
@@ -279,10 +290,9 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
                 (entries + position).initialize(to: entry)
             }
             count += 1
-            let tag = Self.tag(key.hash)
-            var slot = home(tag)
+            var slot = home(key.hash)
             while index[slot] != 0 { slot = (slot + 1) & indexMask }
-            index[slot] = tag << 32 | UInt64(position)
+            index[slot] = Self.slotValue(key.hash, position)
             stats.bytes += cost
             while stats.bytes > capacity { evictOne(sparing: key) }
         }
@@ -304,7 +314,7 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
             index[hole] = 0
             var next = (hole + 1) & indexMask
             while index[next] != 0 {
-                let home = home(index[next] >> 32)
+                let home = home(entries[Self.position(index[next])].hash)
                 // Move the slot into the hole unless its home lies cyclically in (hole, next].
                 let stays = hole <= next ? (hole < home && home <= next) : (hole < home || home <= next)
                 if !stays {
@@ -319,10 +329,10 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
             guard found.entry != count else { return }
             (entries + found.entry).moveInitialize(from: entries + count, count: 1)
             // Repoint the moved entry's index slot.
-            let tag = Self.tag(entries[found.entry].hash)
-            var slot = home(tag)
-            while index[slot] != tag << 32 | UInt64(count) { slot = (slot + 1) & indexMask }
-            index[slot] = tag << 32 | UInt64(found.entry)
+            let hash = entries[found.entry].hash
+            var slot = home(hash)
+            while index[slot] != Self.slotValue(hash, count) { slot = (slot + 1) & indexMask }
+            index[slot] = Self.slotValue(hash, found.entry)
         }
 
         private func growEntries() {
@@ -340,10 +350,10 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
             index.initialize(repeating: 0, count: size)
             indexMask = size - 1
             for position in 0..<count {
-                let tag = Self.tag(entries[position].hash)
-                var slot = home(tag)
+                let hash = entries[position].hash
+                var slot = home(hash)
                 while index[slot] != 0 { slot = (slot + 1) & indexMask }
-                index[slot] = tag << 32 | UInt64(position)
+                index[slot] = Self.slotValue(hash, position)
             }
         }
 
@@ -364,9 +374,9 @@ public final class ShardedClockCache<Value: CacheValue>: @unchecked Sendable { /
                     hand += 1
                     continue
                 }
-                let tag = Self.tag(entries[position].hash)
-                var slot = home(tag)
-                while index[slot] != tag << 32 | UInt64(position) { slot = (slot + 1) & indexMask }
+                let hash = entries[position].hash
+                var slot = home(hash)
+                while index[slot] != Self.slotValue(hash, position) { slot = (slot + 1) & indexMask }
                 remove((slot, position))
                 stats.evictions &+= 1
                 return
